@@ -1,0 +1,3 @@
+DROP TRIGGER change_log_notify ON change_log;
+DROP FUNCTION change_log_notify();
+DROP TABLE change_log;

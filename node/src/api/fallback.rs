@@ -1,0 +1,40 @@
+//! Keeps the one error shape for responses that actix-web produces itself (unknown routes,
+//! wrong methods, unparsable headers): any error response that is not already JSON is rewritten.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::Error;
+
+/// Default service: no route matched the path.
+pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::RouteNotFound(req.path().to_owned()))
+}
+
+/// `ErrorHandlers` default handler: rewrites non-JSON error responses into the error shape.
+pub fn json_error_fallback<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let (request, _) = response.into_parts();
+    let error = match status {
+        StatusCode::NOT_FOUND => Error::RouteNotFound(request.path().to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+        other => Error::Http(other),
+    };
+    let rewritten = ServiceResponse::new(request, error.error_response());
+    Ok(ErrorHandlerResponse::Response(
+        rewritten.map_body(|_, body| EitherBody::right(body)),
+    ))
+}

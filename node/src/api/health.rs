@@ -1,0 +1,64 @@
+//! `/healthz` and `/readyz`.
+
+use actix_web::{HttpResponse, web};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{DbPool, applied_versions};
+use crate::error::{Error, ErrorBody, Result};
+
+use super::state::NodeInfo;
+
+/// Health or readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok` when healthy or ready.
+    pub status: &'static str,
+}
+
+/// Readiness when not ready.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotReadyResponse {
+    /// `not_ready`.
+    pub status: &'static str,
+    /// Migrations this binary has that the database lacks.
+    pub pending_migrations: Vec<String>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = HealthResponse)))]
+pub async fn healthz() -> web::Json<HealthResponse> {
+    web::Json(HealthResponse { status: "ok" })
+}
+
+/// The database is reachable and its schema is current.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = HealthResponse),
+        (status = 503, description = "Database unreachable or migrations pending", body = NotReadyResponse),
+        (status = 503, description = "Database unreachable", body = ErrorBody)))]
+pub async fn readyz(pool: web::Data<DbPool>, node: web::Data<NodeInfo>) -> Result<HttpResponse> {
+    let mut conn = pool.get().await?;
+    diesel::sql_query("SELECT 1")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| Error::DatabaseUnavailable(e.to_string()))?;
+    let applied = applied_versions(&mut conn)
+        .await
+        .map_err(|e| Error::DatabaseUnavailable(e.to_string()))?;
+    let pending: Vec<String> = node
+        .expected_migrations
+        .iter()
+        .filter(|version| !applied.contains(version))
+        .cloned()
+        .collect();
+    if pending.is_empty() {
+        Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
+    } else {
+        Ok(HttpResponse::ServiceUnavailable().json(NotReadyResponse {
+            status: "not_ready",
+            pending_migrations: pending,
+        }))
+    }
+}

@@ -1,0 +1,127 @@
+//! The JSON body extractor: content type, size limit and error reporting with JSON paths.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// Body size limit for the requests of a scope, set with `app_data`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Limit used when a scope sets none.
+const DEFAULT_LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body, deserialised with the path of any offending value reported.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(DEFAULT_LIMIT, |limit| limit.0);
+        let is_json = {
+            let essence = req.content_type();
+            essence == "application/json" || essence.ends_with("+json")
+        };
+        let declared_length = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(Error::UnsupportedMediaType);
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(Error::PayloadTooLarge { limit });
+            }
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| Error::MalformedJson(e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ApiJson)
+        })
+    }
+}
+
+/// Parses a body, telling syntax errors (400) from values that do not fit (422).
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = match error.path().to_string() {
+            path if path == "." => "body".to_owned(),
+            path => path,
+        };
+        classify(error.into_inner(), field)
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| classify(error, "body".to_owned()))?;
+    Ok(value)
+}
+
+fn classify(error: serde_json::Error, field: String) -> Error {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => Error::InvalidBody {
+            field,
+            message: strip_position(&error.to_string()),
+        },
+        Category::Syntax | Category::Eof | Category::Io => Error::MalformedJson(error.to_string()),
+    }
+}
+
+/// serde_json appends " at line L column C", which means little once the path is known.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        n: u8,
+    }
+
+    #[test]
+    fn errors_name_the_path_and_category() {
+        let wrong_type = parse::<Probe>(br#"{"items": [{"n": 1}, {"n": "x"}]}"#);
+        assert!(
+            matches!(wrong_type, Err(Error::InvalidBody { ref field, .. }) if field == "items[1].n")
+        );
+        let unknown = parse::<Probe>(br#"{"items": [], "extra": 1}"#);
+        assert!(matches!(unknown, Err(Error::InvalidBody { .. })));
+        assert!(matches!(parse::<Probe>(b"{\"items\": ["), Err(Error::MalformedJson(_))));
+        assert!(matches!(parse::<Probe>(b"{\"items\": []} x"), Err(Error::MalformedJson(_))));
+    }
+}

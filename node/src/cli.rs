@@ -1,0 +1,181 @@
+//! The `kgnode` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use secrecy::ExposeSecret;
+
+use crate::auth::{TokenError, create_token};
+use crate::config::{Overrides, Settings, SettingsError};
+use crate::db::{self, ConnectError, MigrationError};
+use crate::domain::{InvalidValue, Slug};
+use crate::startup::{Application, StartupError};
+use crate::telemetry;
+
+/// A federated knowledge-graph node.
+#[derive(Debug, Parser)]
+#[command(name = "kgnode", version, about)]
+pub struct Cli {
+    /// A settings file layered over the defaults (see config/example.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL connection URL.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Directory for node-local state (search index, keys).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Base URL under which the node is reachable.
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the node: create and migrate the database as configured, then serve HTTP.
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        /// What to do; `run` when omitted.
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Manage API tokens.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// Schema actions.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Run,
+    /// Revert the most recent migrations.
+    Revert {
+        /// How many to revert.
+        #[arg(long, default_value_t = 1, conflicts_with = "all")]
+        steps: usize,
+        /// Revert all of them (drops every table of the node).
+        #[arg(long)]
+        all: bool,
+    },
+    /// List applied and pending migrations.
+    Status,
+}
+
+/// Token actions.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it (alone, on the last line). It is stored hashed and cannot be
+    /// shown again.
+    Create {
+        /// Limit the token to this convergence; node-wide when omitted.
+        #[arg(long, value_name = "SLUG")]
+        convergence: Option<String>,
+        /// A note to recognise the token by.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Settings could not be loaded.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The node could not start or stopped with an error.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The database could not be reached.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A migration failed.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    /// A token could not be created.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// An argument is invalid.
+    #[error(transparent)]
+    Argument(#[from] InvalidValue),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Cli {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            database_url: self.database_url.clone(),
+            bind: self.bind.clone(),
+            data_dir: self.data_dir.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::load(cli.config.as_deref(), &cli.overrides())?;
+    telemetry::init(&settings.log, std::io::stderr);
+    let url = settings.database.url.expose_secret().to_owned();
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate { action } => migrate(&url, action.unwrap_or(MigrateAction::Run)).await?,
+        Command::Token {
+            action: TokenAction::Create { convergence, label },
+        } => {
+            let slug = convergence.map(Slug::try_from).transpose()?;
+            let mut conn = AsyncPgConnection::establish(&url)
+                .await
+                .map_err(ConnectError::from)?;
+            let (id, secret) = create_token(&mut conn, slug.as_ref(), &label).await?;
+            let scope = slug.map_or("node-wide".to_owned(), |s| format!("convergence '{s}'"));
+            println!("created {scope} token {id}; store it now, it cannot be shown again:");
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+async fn migrate(url: &str, action: MigrateAction) -> Result<(), CliError> {
+    match action {
+        MigrateAction::Run => {
+            db::ensure_database_exists(url).await?;
+            let applied = db::run_pending(url).await?;
+            println!("applied {} migration(s): {applied:?}", applied.len());
+        }
+        MigrateAction::Revert { steps, all } => {
+            let reverted = db::revert(url, if all { None } else { Some(steps) }).await?;
+            println!("reverted {} migration(s): {reverted:?}", reverted.len());
+        }
+        MigrateAction::Status => {
+            let mut conn = AsyncPgConnection::establish(url)
+                .await
+                .map_err(ConnectError::from)?;
+            let applied = db::applied_versions(&mut conn)
+                .await
+                .map_err(ConnectError::from)?;
+            for version in db::embedded_versions() {
+                let state = if applied.contains(&version) { "applied" } else { "pending" };
+                println!("{version}  {state}");
+            }
+        }
+    }
+    Ok(())
+}

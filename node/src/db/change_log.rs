@@ -1,0 +1,240 @@
+//! The change log: a transactional outbox that search, graph and federation followers tail.
+//!
+//! A write path collects its changes (and the dimension-counter deltas they imply) in an
+//! [`Outbox`] and flushes it as the last step of its transaction. Flushing takes the
+//! transaction-scoped advisory lock [`CHANGE_LOG_LOCK`] before it touches the counters or appends,
+//! and the lock is held until commit, so sequence numbers are handed out in commit order: a
+//! follower that has applied `seq = n` will never later see a committed row with `seq < n`.
+//! Followers poll with [`read_changes`] from the last sequence they applied; the table's trigger
+//! sends `NOTIFY change_log` at commit to wake them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::schema::change_log;
+
+/// Key of the advisory lock that orders appends to the change log.
+pub const CHANGE_LOG_LOCK: i64 = 0x6b67_6e6f_6465_0001;
+
+/// Rows per multi-row INSERT, well below PostgreSQL's 65,535 bind parameters.
+const INSERT_CHUNK: usize = 5_000;
+
+/// What kind of entity changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeEntity {
+    /// A convergence (its name, description or visibility).
+    Convergence,
+    /// An artifact, including its dimension set.
+    Artifact,
+    /// A relationship between two artifacts.
+    Relationship,
+}
+
+impl ChangeEntity {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeEntity::Convergence => "convergence",
+            ChangeEntity::Artifact => "artifact",
+            ChangeEntity::Relationship => "relationship",
+        }
+    }
+}
+
+/// What happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOperation {
+    /// It was created.
+    Insert,
+    /// It was changed.
+    Update,
+    /// It was deleted (artifacts: soft-deleted).
+    Delete,
+}
+
+impl ChangeOperation {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeOperation::Insert => "insert",
+            ChangeOperation::Update => "update",
+            ChangeOperation::Delete => "delete",
+        }
+    }
+}
+
+/// One change, before it is given a sequence number.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// What kind of entity changed.
+    pub entity: ChangeEntity,
+    /// What happened to it.
+    pub operation: ChangeOperation,
+    /// Its id.
+    pub entity_id: Uuid,
+    /// The convergence it belongs to (for a relationship: its source's convergence).
+    pub convergence_id: Uuid,
+    /// A compact description of the new state (for deletes, what a follower needs to undo it).
+    pub payload: serde_json::Value,
+}
+
+/// A change as stored, with its sequence number.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = change_log, check_for_backend(diesel::pg::Pg))]
+pub struct ChangeRecord {
+    /// Position in the log; strictly increasing in commit order.
+    pub seq: i64,
+    /// `convergence`, `artifact` or `relationship`.
+    pub entity: String,
+    /// `insert`, `update` or `delete`.
+    pub operation: String,
+    /// Id of the changed entity.
+    pub entity_id: Uuid,
+    /// The convergence it belongs to.
+    pub convergence_id: Uuid,
+    /// Compact new state.
+    pub payload: serde_json::Value,
+    /// When the change was committed (transaction time).
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = change_log)]
+struct NewChange<'a> {
+    entity: &'a str,
+    operation: &'a str,
+    entity_id: Uuid,
+    convergence_id: Uuid,
+    payload: &'a serde_json::Value,
+}
+
+/// Net change of one dimension counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CounterDelta {
+    pub artifacts: i64,
+    pub weight: f64,
+}
+
+/// Changes and counter deltas gathered by one write transaction, flushed at its end.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    changes: Vec<Change>,
+    counters: BTreeMap<(Uuid, String), CounterDelta>,
+}
+
+impl Outbox {
+    /// Records a change.
+    pub fn push(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
+    /// Counts a dimension set into (`sign = 1`) or out of (`sign = -1`) its convergence's counters.
+    pub fn count_dimensions<'a>(
+        &mut self,
+        convergence_id: Uuid,
+        tags: impl IntoIterator<Item = (&'a str, f64)>,
+        sign: i64,
+    ) {
+        for (dimension, weight) in tags {
+            let delta = self
+                .counters
+                .entry((convergence_id, dimension.to_owned()))
+                .or_default();
+            delta.artifacts += sign;
+            delta.weight += sign as f64 * weight;
+        }
+    }
+
+    /// Takes the lock, applies counter deltas and appends the changes. Call it last in the
+    /// transaction, so the lock is held as briefly as possible.
+    pub async fn flush(self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        if self.changes.is_empty() && self.counters.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(CHANGE_LOG_LOCK)
+            .execute(conn)
+            .await?;
+        apply_counter_deltas(conn, &self.counters).await?;
+        let rows: Vec<NewChange<'_>> = self
+            .changes
+            .iter()
+            .map(|change| NewChange {
+                entity: change.entity.as_str(),
+                operation: change.operation.as_str(),
+                entity_id: change.entity_id,
+                convergence_id: change.convergence_id,
+                payload: &change.payload,
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            diesel::insert_into(change_log::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Upserts all deltas in one statement, in key order (so concurrent writers cannot deadlock),
+/// and drops counters that fall to zero.
+async fn apply_counter_deltas(
+    conn: &mut AsyncPgConnection,
+    counters: &BTreeMap<(Uuid, String), CounterDelta>,
+) -> QueryResult<()> {
+    let changed: Vec<_> = counters
+        .iter()
+        .filter(|(_, d)| d.artifacts != 0 || d.weight != 0.0)
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let convergences: Vec<Uuid> = changed.iter().map(|((c, _), _)| *c).collect();
+    let dimensions: Vec<&str> = changed.iter().map(|((_, d), _)| d.as_str()).collect();
+    let counts: Vec<i64> = changed.iter().map(|(_, d)| d.artifacts).collect();
+    let weights: Vec<f64> = changed.iter().map(|(_, d)| d.weight).collect();
+    diesel::sql_query(
+        "INSERT INTO dimension_counters (convergence_id, dimension, artifact_count, weight_sum) \
+         SELECT c, d, n, w FROM unnest($1, $2, $3, $4) AS t(c, d, n, w) ORDER BY c, d \
+         ON CONFLICT (convergence_id, dimension) DO UPDATE SET \
+           artifact_count = dimension_counters.artifact_count + excluded.artifact_count, \
+           weight_sum = dimension_counters.weight_sum + excluded.weight_sum",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&convergences)
+    .bind::<Array<Text>, _>(&dimensions)
+    .bind::<Array<BigInt>, _>(&counts)
+    .bind::<Array<Double>, _>(&weights)
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "DELETE FROM dimension_counters WHERE artifact_count = 0 \
+         AND (convergence_id, dimension) IN (SELECT * FROM unnest($1, $2))",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&convergences)
+    .bind::<Array<Text>, _>(&dimensions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads up to `limit` changes with `seq > after`, in order. Followers call this in a loop.
+pub async fn read_changes(
+    conn: &mut AsyncPgConnection,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<ChangeRecord>> {
+    change_log::table
+        .filter(change_log::seq.gt(after))
+        .order(change_log::seq.asc())
+        .limit(limit)
+        .select(ChangeRecord::as_select())
+        .load(conn)
+        .await
+}

@@ -1,0 +1,81 @@
+//! The async connection pool (deadpool through diesel-async; no libpq).
+
+use std::time::Duration;
+
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::config::DatabaseSettings;
+
+/// A pool of PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+
+/// A connection checked out of the pool.
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Why the database could not be reached or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not a valid PostgreSQL URL.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The server refused or could not be reached.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The pool could not be built.
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::BuildError),
+}
+
+/// Builds the pool. Connections are opened lazily, on first use.
+pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, ConnectError> {
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new(settings.url.expose_secret());
+    let timeout = Some(Duration::from_secs(settings.acquire_timeout_secs));
+    Ok(Pool::builder(manager)
+        .max_size(settings.max_connections)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(timeout)
+        .create_timeout(timeout)
+        .build()?)
+}
+
+/// Creates the database named in `url` when it does not exist, connecting to the server's
+/// `postgres` maintenance database to do so. Returns true when it created one.
+pub async fn ensure_database_exists(url: &str) -> Result<bool, ConnectError> {
+    let mut parsed = Url::parse(url).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || name == "postgres" {
+        return Ok(false);
+    }
+    if AsyncPgConnection::establish(url).await.is_ok() {
+        return Ok(false);
+    }
+    parsed.set_path("/postgres");
+    let mut admin = AsyncPgConnection::establish(parsed.as_str()).await?;
+    #[derive(diesel::QueryableByName)]
+    struct Existing {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let existing: Existing = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
+    )
+    .bind::<diesel::sql_types::Text, _>(&name)
+    .get_result(&mut admin)
+    .await?;
+    if existing.exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+        .execute(&mut admin)
+        .await?;
+    Ok(true)
+}

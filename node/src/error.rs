@@ -1,0 +1,306 @@
+//! The node's one error type and its HTTP mapping.
+//!
+//! Every failure a client can see is a variant here; [`Error::status`] and [`Error::code`] are the
+//! single table from variant to HTTP status and stable snake_case code. Responses always have the
+//! shape `{"error": {"code": "...", "message": "..."}}`, plus `field` or `item` where they help.
+//! 5xx responses never show internal causes: those are logged, inside the request's span (which
+//! carries the request id).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Result alias used throughout the node.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body is not syntactically valid JSON.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON but does not fit the request: a wrong type, an unknown field, a value out
+    /// of range. `field` is the JSON path of the offending value.
+    #[error("{field}: {message}")]
+    InvalidBody {
+        /// JSON path such as `artifacts[3].kind`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A query parameter or path segment is malformed.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The request is well-formed but asks for something impossible (a self loop, say).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The body is not declared as JSON.
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The body is larger than the endpoint accepts.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A batch holds more items than allowed.
+    #[error("{0}")]
+    TooManyItems(String),
+    /// A write was attempted without a token.
+    #[error("this request needs a bearer token (Authorization: Bearer <token>)")]
+    Unauthenticated,
+    /// The bearer token is malformed, unknown or revoked.
+    #[error("the bearer token is not valid")]
+    InvalidToken,
+    /// The token is valid but does not grant this action.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The addressed resource does not exist or is invisible to the caller.
+    #[error("{resource} '{key}' not found")]
+    NotFound {
+        /// What was looked for (`convergence`, `artifact`, ...).
+        resource: &'static str,
+        /// How it was addressed.
+        key: String,
+    },
+    /// No route matches the request path.
+    #[error("no such endpoint: {0}")]
+    RouteNotFound(String),
+    /// The route exists but not for this method.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// The artifact existed and was deleted.
+    #[error("artifact '{0}' has been deleted")]
+    Deleted(uuid::Uuid),
+    /// The write collides with existing data (a taken slug, a duplicate edge).
+    #[error("{0}")]
+    Conflict(String),
+    /// An optimistic write named a version that is no longer current.
+    #[error("version {expected} is stale: the current version is {current}")]
+    StaleVersion {
+        /// The version the client read.
+        expected: i32,
+        /// The version stored now.
+        current: i32,
+    },
+    /// An optimistic write named no version.
+    #[error("send the version you read, as an If-Match header or a \"version\" field")]
+    VersionRequired,
+    /// One item of a batch is invalid; nothing of the batch was stored.
+    #[error("{item}: {source}")]
+    BatchItem {
+        /// Which item, such as `artifacts[3]` or `relationships[0]`.
+        item: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A protocol-level failure reported by the HTTP layer itself (a malformed header, say).
+    #[error("{}", .0.canonical_reason().unwrap_or("HTTP error"))]
+    Http(StatusCode),
+    /// No database connection could be had in time.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    /// A database operation failed unexpectedly.
+    #[error("database error: {0}")]
+    Database(#[source] DieselError),
+}
+
+impl Error {
+    /// The HTTP status for this error: the single mapping table.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::MalformedJson(_) | Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidBody { .. } | Error::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge { .. } | Error::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } | Error::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Deleted(_) => StatusCode::GONE,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
+            Error::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Error::BatchItem { source, .. } => source.status(),
+            Error::Http(status) => *status,
+            Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MalformedJson(_) => "malformed_json",
+            Error::InvalidBody { .. } => "invalid_body",
+            Error::InvalidParameter(_) => "invalid_parameter",
+            Error::Unprocessable(_) => "unprocessable",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::TooManyItems(_) => "too_many_items",
+            Error::Unauthenticated => "unauthenticated",
+            Error::InvalidToken => "invalid_token",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound { .. } => "not_found",
+            Error::RouteNotFound(_) => "route_not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::Deleted(_) => "deleted",
+            Error::Conflict(_) => "conflict",
+            Error::StaleVersion { .. } => "stale_version",
+            Error::VersionRequired => "version_required",
+            Error::BatchItem { source, .. } => source.code(),
+            Error::Http(status) if status.is_server_error() => "internal",
+            Error::Http(_) => "bad_request",
+            Error::DatabaseUnavailable(_) => "database_unavailable",
+            Error::Database(_) => "internal",
+        }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(resource: &'static str, key: impl ToString) -> Self {
+        Error::NotFound {
+            resource,
+            key: key.to_string(),
+        }
+    }
+
+    /// Names the batch item this error belongs to.
+    pub fn in_item(self, item: impl Into<String>) -> Self {
+        Error::BatchItem {
+            item: item.into(),
+            source: Box::new(self),
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let server_side = self.status().is_server_error();
+        let message = if server_side {
+            match self {
+                Error::DatabaseUnavailable(_) => {
+                    "the database is unavailable; retry shortly".to_owned()
+                }
+                _ => "internal error; the node's log has the details under this request's id"
+                    .to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        let (field, item) = match self {
+            Error::InvalidBody { field, .. } => (Some(field.clone()), None),
+            Error::BatchItem { item, source } => match source.as_ref() {
+                Error::InvalidBody { field, .. } => (Some(field.clone()), Some(item.clone())),
+                _ => (None, Some(item.clone())),
+            },
+            _ => (None, None),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field,
+                item,
+            },
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and human message of an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `not_found`, `stale_version`.
+    #[schema(value_type = String, example = "not_found")]
+    pub code: &'static str,
+    /// What went wrong, for humans.
+    pub message: String,
+    /// JSON path of the offending value, when the body was at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The batch item at fault, e.g. `artifacts[3]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(self), "request failed");
+        } else {
+            tracing::debug!(error = %self, "request rejected");
+        }
+        HttpResponse::build(status).json(self.body())
+    }
+}
+
+impl From<DieselError> for Error {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Error::Conflict(format!(
+                    "already exists (constraint {})",
+                    info.constraint_name().unwrap_or("unique")
+                ))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Error::Unprocessable(format!(
+                    "refers to something that does not exist (constraint {})",
+                    info.constraint_name().unwrap_or("foreign key")
+                ))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                Error::Unprocessable(format!(
+                    "violates constraint {}",
+                    info.constraint_name().unwrap_or("check")
+                ))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Error::DatabaseUnavailable(error.to_string())
+            }
+            _ => Error::Database(error),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for Error {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        Error::DatabaseUnavailable(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let error = Error::Database(DieselError::NotFound);
+        let body = serde_json::to_value(error.body()).unwrap_or_default();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body["error"]["message"].as_str().unwrap_or("").contains("NotFound"));
+    }
+
+    #[test]
+    fn batch_items_keep_the_inner_status_and_name_the_item() {
+        let error = Error::Unprocessable("self loop".into()).in_item("relationships[2]");
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = serde_json::to_value(error.body()).unwrap_or_default();
+        assert_eq!(body["error"]["item"], "relationships[2]");
+        assert_eq!(body["error"]["message"], "relationships[2]: self loop");
+    }
+}

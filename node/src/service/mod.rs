@@ -1,0 +1,11 @@
+//! Use cases: each public function is one API operation, run against one connection and, when
+//! it writes, inside one transaction that also appends to the change log.
+
+pub mod artifacts;
+pub mod batch;
+pub mod convergences;
+pub mod dimensions;
+pub mod relationships;
+mod visibility;
+
+pub use artifacts::ArtifactWithDimensions;

@@ -1,0 +1,124 @@
+//! Start-up: prepare the database, build the HTTP server, run it.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use secrecy::ExposeSecret;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::api::{self, NodeInfo};
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be reached, created or pooled.
+    #[error(transparent)]
+    Database(#[from] db::ConnectError),
+    /// Migrations failed.
+    #[error(transparent)]
+    Migration(#[from] db::MigrationError),
+    /// The data directory could not be created or the port bound.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A node ready to serve: bound to its port, database prepared.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Creates the data directory, creates and migrates the database as configured, binds the
+    /// listener and builds the server (which starts when awaited).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&settings.node.data_dir)?;
+        let url = settings.database.url.expose_secret().to_owned();
+        if settings.database.create_if_missing && db::ensure_database_exists(&url).await? {
+            tracing::info!("created the database");
+        }
+        if settings.database.migrate_on_start {
+            let applied = db::run_pending(&url).await?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "applied migrations");
+            }
+        }
+        let pool = db::connect(&settings.database)?;
+        let listener = TcpListener::bind(settings.http.bind)?;
+        let port = listener.local_addr()?.port();
+        let node = NodeInfo {
+            public_url: settings.node.public_url.clone(),
+            expected_migrations: db::embedded_versions(),
+        };
+        let server = serve(listener, pool.clone(), node, &settings)?;
+        tracing::info!(address = %settings.http.bind, port, "kgnode listening");
+        Ok(Self { port, server, pool })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The node's connection pool.
+    pub fn pool(&self) -> DbPool {
+        self.pool.clone()
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    pool: DbPool,
+    node: NodeInfo,
+    settings: &Settings,
+) -> std::io::Result<Server> {
+    let pool = web::Data::new(pool);
+    let node = web::Data::new(node);
+    let http = settings.http.clone();
+    let mut server = HttpServer::new(move || {
+        let http = http.clone();
+        App::new()
+            .wrap(ErrorHandlers::new().default_handler(api::json_error_fallback))
+            .wrap(Compress::default())
+            .wrap_fn(|req, srv| {
+                let request_id = req.extensions().get::<RequestId>().copied();
+                let response = srv.call(req);
+                async move {
+                    let mut response = response.await?;
+                    if let Some(id) = request_id
+                        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+                    {
+                        response
+                            .headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(response)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .app_data(pool.clone())
+            .app_data(node.clone())
+            .configure(move |cfg| api::configure(cfg, &http))
+            .default_service(web::to(api::route_not_found))
+    });
+    if settings.http.workers > 0 {
+        server = server.workers(settings.http.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
