@@ -1,1 +1,19 @@
+//! Integration tests for kgnode. One test binary; every test starts real nodes on random ports,
+//! each with a fresh PostgreSQL database of its own that is dropped afterwards.
+//!
+//! `DATABASE_URL` names the PostgreSQL *server* to create throwaway databases on (default
+//! `postgres://postgres@localhost:5432/postgres`). `TEST_LOG=1` shows the nodes' logs.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod access;
+mod artifacts;
+mod bad_input;
+mod batch;
+mod change_log;
+mod cli;
+mod convergences;
+mod dimensions;
+mod harness;
+mod health;
+mod migrations;
+mod relationships;

@@ -1,5 +1,6 @@
 //! The `kgnode` command line.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -126,8 +127,8 @@ impl Cli {
     }
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs a parsed command line, writing its report to `out` (standard output for the binary).
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref(), &cli.overrides())?;
     telemetry::init(&settings.log, std::io::stderr);
     let url = settings.database.url.expose_secret().to_owned();
@@ -136,7 +137,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await?;
         }
-        Command::Migrate { action } => migrate(&url, action.unwrap_or(MigrateAction::Run)).await?,
+        Command::Migrate { action } => {
+            migrate(&url, action.unwrap_or(MigrateAction::Run), out).await?;
+        }
         Command::Token {
             action: TokenAction::Create { convergence, label },
         } => {
@@ -146,23 +149,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(ConnectError::from)?;
             let (id, secret) = create_token(&mut conn, slug.as_ref(), &label).await?;
             let scope = slug.map_or("node-wide".to_owned(), |s| format!("convergence '{s}'"));
-            println!("created {scope} token {id}; store it now, it cannot be shown again:");
-            println!("{secret}");
+            writeln!(
+                out,
+                "created {scope} token {id}; store it now, it cannot be shown again:"
+            )?;
+            writeln!(out, "{secret}")?;
         }
     }
     Ok(())
 }
 
-async fn migrate(url: &str, action: MigrateAction) -> Result<(), CliError> {
+async fn migrate(
+    url: &str,
+    action: MigrateAction,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
     match action {
         MigrateAction::Run => {
             db::ensure_database_exists(url).await?;
             let applied = db::run_pending(url).await?;
-            println!("applied {} migration(s): {applied:?}", applied.len());
+            writeln!(out, "applied {} migration(s): {applied:?}", applied.len())?;
         }
         MigrateAction::Revert { steps, all } => {
             let reverted = db::revert(url, if all { None } else { Some(steps) }).await?;
-            println!("reverted {} migration(s): {reverted:?}", reverted.len());
+            writeln!(
+                out,
+                "reverted {} migration(s): {reverted:?}",
+                reverted.len()
+            )?;
         }
         MigrateAction::Status => {
             let mut conn = AsyncPgConnection::establish(url)
@@ -172,8 +186,12 @@ async fn migrate(url: &str, action: MigrateAction) -> Result<(), CliError> {
                 .await
                 .map_err(ConnectError::from)?;
             for version in db::embedded_versions() {
-                let state = if applied.contains(&version) { "applied" } else { "pending" };
-                println!("{version}  {state}");
+                let state = if applied.contains(&version) {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                writeln!(out, "{version}  {state}")?;
             }
         }
     }

@@ -107,8 +107,8 @@ pub struct SettingsError(#[from] config::ConfigError);
 impl Settings {
     /// Loads the layered settings: defaults, then `file`, then the environment, then `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, SettingsError> {
-        let mut builder = Config::builder()
-            .add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml));
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml));
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }

@@ -113,9 +113,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::MalformedJson(_) | Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            Error::InvalidBody { .. } | Error::Unprocessable(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Error::InvalidBody { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge { .. } | Error::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
@@ -292,7 +290,12 @@ mod tests {
         let error = Error::Database(DieselError::NotFound);
         let body = serde_json::to_value(error.body()).unwrap_or_default();
         assert_eq!(body["error"]["code"], "internal");
-        assert!(!body["error"]["message"].as_str().unwrap_or("").contains("NotFound"));
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("NotFound")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use kgnode::cli::{Cli, run};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    match run(Cli::parse(), &mut std::io::stdout()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kgnode: {error}");

@@ -36,8 +36,15 @@ pub struct Application {
 
 impl Application {
     /// Creates the data directory, creates and migrates the database as configured, binds the
-    /// listener and builds the server (which starts when awaited).
+    /// configured address and builds the server (which starts when awaited).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.http.bind)?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener the caller has bound already (so that it can
+    /// know the port before the node starts).
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
         std::fs::create_dir_all(&settings.node.data_dir)?;
         let url = settings.database.url.expose_secret().to_owned();
         if settings.database.create_if_missing && db::ensure_database_exists(&url).await? {
@@ -50,15 +57,18 @@ impl Application {
             }
         }
         let pool = db::connect(&settings.database)?;
-        let listener = TcpListener::bind(settings.http.bind)?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
         let node = NodeInfo {
             public_url: settings.node.public_url.clone(),
             expected_migrations: db::embedded_versions(),
         };
         let server = serve(listener, pool.clone(), node, &settings)?;
-        tracing::info!(address = %settings.http.bind, port, "kgnode listening");
-        Ok(Self { port, server, pool })
+        tracing::info!(%address, "kgnode listening");
+        Ok(Self {
+            port: address.port(),
+            server,
+            pool,
+        })
     }
 
     /// The port actually bound (useful with port 0).

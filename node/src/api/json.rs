@@ -121,7 +121,13 @@ mod tests {
         );
         let unknown = parse::<Probe>(br#"{"items": [], "extra": 1}"#);
         assert!(matches!(unknown, Err(Error::InvalidBody { .. })));
-        assert!(matches!(parse::<Probe>(b"{\"items\": ["), Err(Error::MalformedJson(_))));
-        assert!(matches!(parse::<Probe>(b"{\"items\": []} x"), Err(Error::MalformedJson(_))));
+        assert!(matches!(
+            parse::<Probe>(b"{\"items\": ["),
+            Err(Error::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse::<Probe>(b"{\"items\": []} x"),
+            Err(Error::MalformedJson(_))
+        ));
     }
 }

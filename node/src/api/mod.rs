@@ -36,9 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
     .app_data(BodyLimit(http.max_body_bytes))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .service(
-        SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()),
-    )
+    .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
     .service(
         web::scope("/api/v1")
             .service(

@@ -136,7 +136,12 @@ pub async fn list_artifact_relationships(
     let mut conn = pool.get().await?;
     let rows =
         service::list_for_artifact(&mut conn, &caller, *id, direction, after, limit + 1).await?;
-    Ok(web::Json(paginate(rows, limit, |row| row.id, RelationshipResponse::from)))
+    Ok(web::Json(paginate(
+        rows,
+        limit,
+        |row| row.id,
+        RelationshipResponse::from,
+    )))
 }
 
 /// Reads one relationship.
@@ -149,5 +154,7 @@ pub async fn get_relationship(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<RelationshipResponse>> {
     let mut conn = pool.get().await?;
-    Ok(web::Json(service::get(&mut conn, &caller, *id).await?.into()))
+    Ok(web::Json(
+        service::get(&mut conn, &caller, *id).await?.into(),
+    ))
 }

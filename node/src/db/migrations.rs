@@ -3,12 +3,12 @@
 //! diesel_migrations is synchronous; it runs here on a blocking thread through diesel-async's
 //! [`AsyncConnectionWrapper`], so no libpq is needed.
 
+use diesel::Connection;
 use diesel::migration::{Migration, MigrationSource, MigrationVersion};
 use diesel::pg::Pg;
-use diesel::Connection;
 use diesel_async::AsyncPgConnection;
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::RunQueryDsl;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -66,7 +66,9 @@ pub async fn run_pending(url: &str) -> Result<Vec<String>, MigrationError> {
 /// versions reverted, newest first.
 pub async fn revert(url: &str, steps: Option<usize>) -> Result<Vec<String>, MigrationError> {
     with_blocking_connection(url, move |conn| match steps {
-        None => conn.revert_all_migrations(MIGRATIONS).map(versions_to_strings),
+        None => conn
+            .revert_all_migrations(MIGRATIONS)
+            .map(versions_to_strings),
         Some(steps) => {
             let mut reverted = Vec::new();
             for _ in 0..steps {
@@ -94,8 +96,8 @@ where
 {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut conn = BlockingConnection::establish(&url)
-            .map_err(|e| MigrationError(e.to_string()))?;
+        let mut conn =
+            BlockingConnection::establish(&url).map_err(|e| MigrationError(e.to_string()))?;
         work(&mut conn).map_err(|e| MigrationError(e.to_string()))
     })
     .await

@@ -64,12 +64,11 @@ pub async fn ensure_database_exists(url: &str) -> Result<bool, ConnectError> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let existing: Existing = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
-    )
-    .bind::<diesel::sql_types::Text, _>(&name)
-    .get_result(&mut admin)
-    .await?;
+    let existing: Existing =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut admin)
+            .await?;
     if existing.exists {
         return Ok(false);
     }

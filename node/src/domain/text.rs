@@ -58,6 +58,7 @@ bounded_text! {
 }
 bounded_text! {
     /// An artifact body, in Markdown.
+    #[derive(Default)]
     Body, "body", 0, 100000
 }
 bounded_text! {
@@ -66,23 +67,12 @@ bounded_text! {
 }
 bounded_text! {
     /// A convergence description.
+    #[derive(Default)]
     Description, "description", 0, 10000
 }
 bounded_text! {
     /// The free-form author of an artifact.
     Author, "author", 0, 200
-}
-
-impl Default for Body {
-    fn default() -> Self {
-        Self(String::new())
-    }
-}
-
-impl Default for Description {
-    fn default() -> Self {
-        Self(String::new())
-    }
 }
 
 #[cfg(test)]

@@ -182,10 +182,11 @@ pub async fn create(
     let artifact = conn
         .transaction(async |conn| {
             let mut outbox = Outbox::default();
-            let mut rows = insert_many(conn, &mut outbox, &convergence, vec![new], Utc::now())
-                .await?;
+            let mut rows =
+                insert_many(conn, &mut outbox, &convergence, vec![new], Utc::now()).await?;
             outbox.flush(conn).await?;
-            rows.pop().ok_or(Error::Database(diesel::result::Error::NotFound))
+            rows.pop()
+                .ok_or(Error::Database(diesel::result::Error::NotFound))
         })
         .await?;
     Ok(ArtifactWithDimensions {
@@ -209,7 +210,10 @@ pub(crate) async fn load_dimensions(
 ) -> QueryResult<HashMap<Uuid, Vec<(String, f64)>>> {
     let rows: Vec<DbDimension> = artifact_dimensions::table
         .filter(artifact_dimensions::artifact_id.eq_any(ids))
-        .order((artifact_dimensions::artifact_id, artifact_dimensions::dimension))
+        .order((
+            artifact_dimensions::artifact_id,
+            artifact_dimensions::dimension,
+        ))
         .select(DbDimension::as_select())
         .load(conn)
         .await?;
@@ -353,7 +357,8 @@ pub async fn update(
         ));
     }
     conn.transaction(async move |conn| {
-        let (current, convergence) = lock_for_write(conn, caller, id, Some(expected_version)).await?;
+        let (current, convergence) =
+            lock_for_write(conn, caller, id, Some(expected_version)).await?;
         let mut outbox = Outbox::default();
         if let Some(dimensions) = &patch.dimensions {
             let old: Vec<DbDimension> = diesel::delete(

@@ -113,8 +113,7 @@ pub async fn apply(
                 (new, edge.source_convergence)
             })
             .collect();
-        let inserted = relationship_service::insert_many(conn, &mut outbox, &resolved, now)
-            .await?;
+        let inserted = relationship_service::insert_many(conn, &mut outbox, &resolved, now).await?;
         outbox.flush(conn).await?;
         Ok(BatchOutcome {
             artifacts: keys.into_iter().zip(ids).collect(),
@@ -233,7 +232,13 @@ async fn load_existing(
         .into_iter()
         .filter_map(|(id, convergence_id, deleted)| {
             let convergence = by_id.get(&convergence_id)?.clone();
-            Some((id, ExistingArtifact { convergence, deleted }))
+            Some((
+                id,
+                ExistingArtifact {
+                    convergence,
+                    deleted,
+                },
+            ))
         })
         .collect())
 }

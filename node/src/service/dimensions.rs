@@ -49,9 +49,11 @@ pub async fn list(
         .into_boxed();
     if let Some((count, name)) = after {
         query = query.filter(
-            dimension_counters::artifact_count.lt(count).or(dimension_counters::artifact_count
-                .eq(count)
-                .and(dimension_counters::dimension.gt(name))),
+            dimension_counters::artifact_count
+                .lt(count)
+                .or(dimension_counters::artifact_count
+                    .eq(count)
+                    .and(dimension_counters::dimension.gt(name))),
         );
     }
     Ok(query.load(conn).await?)

@@ -73,7 +73,11 @@ pub(crate) async fn insert_many(
             .await?;
     }
     for (row, (_, convergence)) in rows.iter().zip(items) {
-        outbox.push(relationship_change(row, *convergence, ChangeOperation::Insert));
+        outbox.push(relationship_change(
+            row,
+            *convergence,
+            ChangeOperation::Insert,
+        ));
     }
     Ok(rows)
 }
@@ -101,11 +105,17 @@ pub async fn create(
             }
         }
         let mut outbox = Outbox::default();
-        let mut rows = insert_many(conn, &mut outbox, &[(new, source.convergence_id)], Utc::now())
-            .await
-            .map_err(|error| duplicate_edge(error, &new))?;
+        let mut rows = insert_many(
+            conn,
+            &mut outbox,
+            &[(new, source.convergence_id)],
+            Utc::now(),
+        )
+        .await
+        .map_err(|error| duplicate_edge(error, &new))?;
         outbox.flush(conn).await?;
-        rows.pop().ok_or_else(|| Error::not_found("relationship", new.source))
+        rows.pop()
+            .ok_or_else(|| Error::not_found("relationship", new.source))
     })
     .await
 }
@@ -140,7 +150,11 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
             .execute(conn)
             .await?;
         let mut outbox = Outbox::default();
-        outbox.push(relationship_change(&row, source_convergence.id, ChangeOperation::Delete));
+        outbox.push(relationship_change(
+            &row,
+            source_convergence.id,
+            ChangeOperation::Delete,
+        ));
         outbox.flush(conn).await?;
         Ok(())
     })
@@ -223,7 +237,11 @@ pub async fn list_for_artifact(
 }
 
 /// Reads a relationship whose two ends the caller may read.
-pub async fn get(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> Result<DbRelationship> {
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<DbRelationship> {
     let row: DbRelationship = artifact_relationships::table
         .find(id)
         .select(DbRelationship::as_select())

@@ -10,7 +10,8 @@ use crate::db::schema::convergences;
 use crate::domain::Visibility;
 
 /// A boxed boolean SQL expression over `convergences`.
-pub(crate) type ConvergenceFilter = Box<dyn BoxableExpression<convergences::table, Pg, SqlType = Bool>>;
+pub(crate) type ConvergenceFilter =
+    Box<dyn BoxableExpression<convergences::table, Pg, SqlType = Bool>>;
 
 /// True for the convergences `caller` may read.
 pub(crate) fn readable_by(caller: &Caller) -> ConvergenceFilter {

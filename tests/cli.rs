@@ -1,0 +1,67 @@
+use clap::Parser;
+use kgnode::cli::{Cli, run};
+use serde_json::json;
+
+use crate::harness::{As, TestDatabase, spawn_node};
+
+async fn kgnode(database: &TestDatabase, args: &[&str]) -> String {
+    let mut argv = vec!["kgnode", "--database-url", database.url.as_str()];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let mut out = Vec::new();
+    run(cli, &mut out).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn token_create_prints_a_working_token_on_its_last_line() {
+    let node = spawn_node().await;
+    node.convergence("c1", "private").await;
+    let output = kgnode(&node.database, &["token", "create", "--convergence", "c1"]).await;
+    let token = output.lines().last().unwrap().trim().to_owned();
+    assert!(token.starts_with("kgn_"), "{output}");
+    node.get_as("/api/v1/convergences/c1", As::Token(&token))
+        .await
+        .expect(200);
+    node.send(
+        reqwest::Method::POST,
+        "/api/v1/convergences/c1/artifacts",
+        As::Token(&token),
+        Some(&json!({"kind": "idea", "title": "t"})),
+    )
+    .await
+    .expect(201);
+
+    let node_wide = kgnode(&node.database, &["token", "create", "--label", "ops"]).await;
+    let node_wide = node_wide.lines().last().unwrap().trim().to_owned();
+    node.send(
+        reqwest::Method::POST,
+        "/api/v1/convergences",
+        As::Token(&node_wide),
+        Some(&json!({"slug": "c2", "name": "c2"})),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn migrate_subcommands_apply_report_and_revert() {
+    let database = TestDatabase::new();
+    kgnode(&database, &["migrate"]).await;
+    let status = kgnode(&database, &["migrate", "status"]).await;
+    assert!(
+        status.lines().all(|line| line.ends_with("applied")),
+        "{status}"
+    );
+    kgnode(&database, &["migrate", "revert", "--steps", "2"]).await;
+    let status = kgnode(&database, &["migrate", "status"]).await;
+    assert_eq!(
+        status
+            .lines()
+            .filter(|line| line.ends_with("pending"))
+            .count(),
+        2,
+        "{status}"
+    );
+    kgnode(&database, &["migrate", "run"]).await;
+}

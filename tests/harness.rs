@@ -1,0 +1,302 @@
+//! `spawn_node()`: a node in this process on a random port with its own database.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use kgnode::auth::create_token;
+use kgnode::config::Settings;
+use kgnode::startup::Application;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::Value;
+use url::Url;
+
+/// The PostgreSQL server tests create their databases on.
+pub fn server_url() -> Url {
+    let raw = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@localhost:5432/postgres".to_owned());
+    Url::parse(&raw).expect("DATABASE_URL must be a URL")
+}
+
+/// The URL of database `name` on the test server.
+pub fn database_url(name: &str) -> String {
+    let mut url = server_url();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// A throwaway database, dropped (with its connections) when this value is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Names a new database; it is created by the node (or by [`TestDatabase::create`]).
+    pub fn new() -> Self {
+        let name = format!("kgtest_{}", uuid::Uuid::new_v4().simple());
+        let url = database_url(&name);
+        Self { name, url }
+    }
+
+    /// Creates the (empty) database now.
+    pub async fn create(&self) {
+        kgnode::db::ensure_database_exists(&self.url)
+            .await
+            .expect("create test database");
+    }
+
+    /// A fresh direct connection.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = server_url().to_string();
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let outcome = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                use diesel_async::RunQueryDsl;
+                let mut conn = AsyncPgConnection::establish(&admin).await?;
+                diesel::sql_query(statement).execute(&mut conn).await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = outcome {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+fn init_test_logging() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let mut settings = Settings::defaults().expect("defaults").log;
+            settings.filter = "info".into();
+            kgnode::telemetry::init(&settings, std::io::stdout);
+        }
+    });
+}
+
+/// A running node. The server stops and the database is dropped when it goes out of scope.
+pub struct TestNode {
+    pub base: String,
+    pub admin_token: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    pub data_dir: PathBuf,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Settings for a test node on `port` with database `database`.
+pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::defaults().expect("defaults");
+    settings.database.url = SecretString::from(database.url.clone());
+    settings.database.max_connections = 8;
+    settings.http.bind = format!("127.0.0.1:{port}").parse().expect("address");
+    settings.http.workers = 2;
+    settings.node.data_dir = data_dir.to_path_buf();
+    settings.node.public_url = Url::parse(&format!("http://localhost:{port}")).expect("url");
+    settings
+}
+
+/// Starts a node with a fresh database and a node-wide token.
+pub async fn spawn_node() -> TestNode {
+    init_test_logging();
+    let database = TestDatabase::new();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let data_dir = std::env::temp_dir().join(&database.name);
+    let settings = test_settings(&database, port, &data_dir);
+    let app = Application::build_on(settings, listener)
+        .await
+        .expect("node starts");
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let mut conn = database.connect().await;
+    let (_, admin_token) = create_token(&mut conn, None, "tests").await.expect("token");
+    TestNode {
+        base: format!("http://localhost:{port}"),
+        admin_token,
+        client: reqwest::Client::new(),
+        database,
+        data_dir,
+        handle,
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A response: status, headers and the JSON body (Null when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts an error response of the one shape, with this status and code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        let reply = self.expect(status);
+        assert_eq!(reply.body["error"]["code"], code, "body: {}", reply.body);
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "error message missing: {}",
+            reply.body
+        );
+        reply
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("id in body").to_owned()
+    }
+}
+
+/// Who sends a request.
+#[derive(Clone, Copy)]
+pub enum As<'a> {
+    Anonymous,
+    Admin,
+    Token(&'a str),
+}
+
+impl TestNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        who: As<'_>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        request = match who {
+            As::Anonymous => request,
+            As::Admin => request.bearer_auth(&self.admin_token),
+            As::Token(token) => request.bearer_auth(token),
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, As::Anonymous, None).await
+    }
+
+    pub async fn get_as(&self, path: &str, who: As<'_>) -> Reply {
+        self.send(Method::GET, path, who, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, As::Admin, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, As::Admin, Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, As::Admin, None).await
+    }
+
+    /// Creates a convergence with the admin token.
+    pub async fn convergence(&self, slug: &str, visibility: &str) -> Value {
+        self.post(
+            "/api/v1/convergences",
+            serde_json::json!({"slug": slug, "name": slug, "visibility": visibility}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
+    /// Creates an artifact with the admin token; returns its id.
+    pub async fn artifact(&self, slug: &str, body: Value) -> String {
+        self.post(&format!("/api/v1/convergences/{slug}/artifacts"), body)
+            .await
+            .expect(201)
+            .id()
+    }
+
+    /// Creates a token for one convergence.
+    pub async fn convergence_token(&self, slug: &str) -> String {
+        let mut conn = self.database.connect().await;
+        let slug = kgnode::domain::Slug::try_from(slug.to_owned()).expect("slug");
+        create_token(&mut conn, Some(&slug), "tests")
+            .await
+            .expect("token")
+            .1
+    }
+
+    /// Counts rows of a table, straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.database.connect().await;
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("count")
+            .n
+    }
+}
+
+/// Sends a prepared request and decodes the reply.
+pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body read");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
