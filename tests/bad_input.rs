@@ -115,6 +115,16 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
     .await
     .expect_error(422, "invalid_body");
 
+    node.post(artifacts, json!({"kind": "idea", "title": "nul\u{0}byte"}))
+        .await
+        .expect_error(422, "invalid_body");
+    node.get("/api/v1/convergences/%00/artifacts")
+        .await
+        .expect_error(404, "not_found");
+    node.get("/api/v1/convergences/c1/artifacts?dimension=%00")
+        .await
+        .expect_error(400, "invalid_parameter");
+
     // Oversized bodies.
     let huge = format!(
         r#"{{"kind": "idea", "title": "t", "body": "{}"}}"#,

@@ -134,6 +134,32 @@ async fn one_bad_item_rejects_the_whole_batch() {
         .await
         .expect_error(404, "not_found");
     assert_eq!(reply.body["error"]["item"], "relationships[0]");
+
+    // An edge between two existing artifacts that is already stored.
+    let x = node
+        .artifact("c1", json!({"kind": "idea", "title": "x"}))
+        .await;
+    let y = node
+        .artifact("c1", json!({"kind": "idea", "title": "y"}))
+        .await;
+    node.post(
+        "/api/v1/relationships",
+        json!({"source": x, "target": y, "kind": "supports"}),
+    )
+    .await
+    .expect(201);
+    let before = totals(&node).await;
+    let reply = node
+        .post(
+            "/api/v1/convergences/c1/batch",
+            json!({"artifacts": artifacts(1),
+            "relationships": [{"source": "k0", "target": x, "kind": "supports"},
+                              {"source": y, "target": x, "kind": "supports"},
+                              {"source": x, "target": y, "kind": "supports"}]}),
+        )
+        .await
+        .expect_error(409, "conflict");
+    assert_eq!(reply.body["error"]["item"], "relationships[2]");
     assert_eq!(totals(&node).await, before);
 }
 

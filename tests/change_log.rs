@@ -131,3 +131,46 @@ async fn concurrent_writers_get_distinct_increasing_sequence_numbers() {
     assert_eq!(counts["items"][0]["artifact_count"], 40);
     assert!((counts["items"][0]["weight_sum"].as_f64().unwrap() - 20.0).abs() < 1e-9);
 }
+
+#[tokio::test]
+async fn a_follower_resumes_from_its_position_and_is_woken_by_new_changes() {
+    use std::time::Duration;
+    let node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let mut feed = kgnode::db::ChangeFeed::open(&node.database.url, 0, 100)
+        .await
+        .unwrap();
+    let first = feed.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].entity, "convergence");
+    let position = feed.position();
+    assert_eq!(position, first[0].seq);
+
+    // Nothing new: a write arriving later wakes the feed long before its idle timeout.
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        node.artifact("c1", json!({"kind": "idea", "title": "late"}))
+            .await
+    };
+    let reader = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let changes = feed.next(Duration::from_secs(3600)).await.unwrap();
+            if !changes.is_empty() {
+                return changes;
+            }
+        }
+    });
+    let (id, changes) = tokio::join!(writer, reader);
+    let changes = changes.expect("the notification woke the feed");
+    assert_eq!(changes[0].entity_id.to_string(), id);
+
+    // A new feed resuming from the old position sees exactly what followed it.
+    let mut resumed = kgnode::db::ChangeFeed::open(&node.database.url, position, 100)
+        .await
+        .unwrap();
+    let again = resumed.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        again.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>()
+    );
+}

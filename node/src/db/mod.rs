@@ -1,11 +1,13 @@
 //! The PostgreSQL data layer: pool, embedded migrations, row types and the change log.
 
+mod change_feed;
 mod change_log;
 mod migrations;
 mod models;
 mod pool;
 pub(crate) mod schema;
 
+pub use change_feed::ChangeFeed;
 pub(crate) use change_log::Outbox;
 pub use change_log::{Change, ChangeEntity, ChangeOperation, ChangeRecord, read_changes};
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};

@@ -34,6 +34,9 @@ macro_rules! bounded_text {
                 if $min > 0 && value.trim().is_empty() {
                     return Err(InvalidValue(format!("{} must not be empty", $label)));
                 }
+                if value.contains('\0') {
+                    return Err(InvalidValue(format!("{} must not contain NUL characters", $label)));
+                }
                 if length > $max {
                     return Err(InvalidValue(format!(
                         "{} is too long: {length} characters, at most {} allowed",
@@ -85,5 +88,6 @@ mod tests {
         assert!(Title::try_from("é".repeat(501)).is_err());
         assert!(Title::try_from("   ".to_owned()).is_err());
         assert!(Body::try_from(String::new()).is_ok());
+        assert!(Body::try_from("a\0b".to_owned()).is_err());
     }
 }

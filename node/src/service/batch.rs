@@ -7,11 +7,12 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::db::schema::{artifact_relationships, artifacts, convergences};
+use crate::db::schema::{artifacts, convergences};
 use crate::db::{DbConvergence, Outbox};
 use crate::domain::{EdgeWeight, RelationshipKind};
 use crate::error::{Error, Result};
@@ -306,27 +307,48 @@ fn check_edges(
     Ok(edges)
 }
 
-/// Rejects edges between two existing artifacts that are already stored.
+/// Rejects edges between two existing artifacts that are already stored (one query).
 async fn check_existing_edges(conn: &mut AsyncPgConnection, edges: &[CheckedEdge]) -> Result<()> {
-    for edge in edges {
-        let (End::Existing(source), End::Existing(target)) = (edge.source, edge.target) else {
-            continue;
-        };
-        let taken = diesel::select(diesel::dsl::exists(
-            artifact_relationships::table
-                .filter(artifact_relationships::source_id.eq(source))
-                .filter(artifact_relationships::target_id.eq(target))
-                .filter(artifact_relationships::kind.eq(edge.kind.as_str())),
-        ))
-        .get_result::<bool>(conn)
-        .await?;
-        if taken {
-            return Err(Error::Conflict(format!(
-                "a '{}' relationship from {source} to {target} already exists",
-                edge.kind
-            ))
-            .in_item(format!("relationships[{}]", edge.index)));
-        }
+    let candidates: Vec<&CheckedEdge> = edges
+        .iter()
+        .filter(|e| matches!((e.source, e.target), (End::Existing(_), End::Existing(_))))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let id = |end: End| match end {
+        End::Existing(id) => id,
+        End::New(_) => Uuid::nil(),
+    };
+    let sources: Vec<Uuid> = candidates.iter().map(|e| id(e.source)).collect();
+    let targets: Vec<Uuid> = candidates.iter().map(|e| id(e.target)).collect();
+    let kinds: Vec<&str> = candidates.iter().map(|e| e.kind.as_str()).collect();
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        position: i32,
+    }
+    let taken: Option<Taken> = diesel::sql_query(
+        "SELECT (t.n - 1)::int4 AS position \
+         FROM unnest($1, $2, $3) WITH ORDINALITY AS t(s, g, k, n) \
+         JOIN artifact_relationships r ON r.source_id = t.s AND r.target_id = t.g AND r.kind = t.k \
+         ORDER BY t.n LIMIT 1",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&sources)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&targets)
+    .bind::<Array<Text>, _>(&kinds)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(edge) = taken.and_then(|t| candidates.get(usize::try_from(t.position).ok()?).copied())
+    else {
+        return Ok(());
+    };
+    Err(Error::Conflict(format!(
+        "a '{}' relationship from {} to {} already exists",
+        edge.kind,
+        id(edge.source),
+        id(edge.target)
+    ))
+    .in_item(format!("relationships[{}]", edge.index)))
 }

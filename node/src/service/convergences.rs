@@ -115,6 +115,10 @@ pub async fn find_readable(
     caller: &Caller,
     slug: &str,
 ) -> Result<DbConvergence> {
+    // A text that is no valid slug names no convergence (and never reaches the database).
+    if Slug::try_from(slug.to_owned()).is_err() {
+        return Err(Error::not_found("convergence", slug.escape_debug()));
+    }
     let row = convergences::table
         .filter(convergences::slug.eq(slug))
         .select(DbConvergence::as_select())
