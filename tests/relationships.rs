@@ -125,3 +125,32 @@ async fn relationships_are_created_listed_and_deleted() {
     .await
     .expect_error(410, "deleted");
 }
+
+#[tokio::test]
+async fn concurrent_edges_in_both_directions_never_deadlock() {
+    let node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(
+            node.artifact("c1", json!({"kind": "idea", "title": format!("n{i}")}))
+                .await,
+        );
+    }
+    let mut requests = Vec::new();
+    for a in &ids {
+        for b in &ids {
+            if a != b {
+                requests.push(node.post(
+                    "/api/v1/relationships",
+                    json!({"source": a, "target": b, "kind": "relates_to"}),
+                ));
+            }
+        }
+    }
+    let replies = futures_util::future::join_all(requests).await;
+    for reply in replies {
+        reply.expect(201);
+    }
+    assert_eq!(node.count("artifact_relationships").await, 56);
+}

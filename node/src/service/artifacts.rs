@@ -277,19 +277,29 @@ async fn with_dimensions(
         .collect())
 }
 
+/// How [`find_readable`] locks the artifact row until the transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    /// Plain read.
+    None,
+    /// `FOR SHARE`: the row may not change or disappear, other readers proceed (new edges).
+    Share,
+    /// `FOR UPDATE`: this transaction will change the row.
+    Update,
+}
+
 /// Loads an artifact (deleted or not) and its convergence, if the caller may read it.
-/// With `lock`, the artifact row is locked for update until the transaction ends.
 pub(crate) async fn find_readable(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     id: Uuid,
-    lock: bool,
+    lock: RowLock,
 ) -> Result<(DbArtifact, DbConvergence)> {
     let query = artifacts::table.find(id).select(DbArtifact::as_select());
-    let artifact = if lock {
-        query.for_update().first(conn).await
-    } else {
-        query.first(conn).await
+    let artifact = match lock {
+        RowLock::None => query.first(conn).await,
+        RowLock::Share => query.for_share().first(conn).await,
+        RowLock::Update => query.for_update().first(conn).await,
     }
     .optional()?
     .ok_or_else(|| Error::not_found("artifact", id))?;
@@ -312,7 +322,7 @@ pub async fn get(
     caller: &Caller,
     id: Uuid,
 ) -> Result<ArtifactWithDimensions> {
-    let (artifact, convergence) = find_readable(conn, caller, id, false).await?;
+    let (artifact, convergence) = find_readable(conn, caller, id, RowLock::None).await?;
     if artifact.deleted_at.is_some() {
         return Err(Error::Deleted(id));
     }
@@ -327,7 +337,7 @@ async fn lock_for_write(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> Result<(DbArtifact, DbConvergence)> {
-    let (artifact, convergence) = find_readable(conn, caller, id, true).await?;
+    let (artifact, convergence) = find_readable(conn, caller, id, RowLock::Update).await?;
     caller.require_write(&convergence)?;
     if artifact.deleted_at.is_some() {
         return Err(Error::Deleted(id));

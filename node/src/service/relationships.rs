@@ -13,7 +13,7 @@ use crate::db::{Change, ChangeEntity, ChangeOperation, DbRelationship, Outbox};
 use crate::domain::{Direction, EdgeWeight, RelationshipKind};
 use crate::error::{Error, Result};
 
-use super::artifacts;
+use super::artifacts::{self, RowLock};
 
 /// Rows per multi-row INSERT of relationships (6 parameters each).
 const RELATIONSHIP_CHUNK: usize = 8_000;
@@ -96,8 +96,9 @@ pub async fn create(
     }
     conn.transaction(async move |conn| {
         let (source, source_convergence) =
-            artifacts::find_readable(conn, caller, new.source, true).await?;
-        let (target, _) = artifacts::find_readable(conn, caller, new.target, true).await?;
+            artifacts::find_readable(conn, caller, new.source, RowLock::Share).await?;
+        let (target, _) =
+            artifacts::find_readable(conn, caller, new.target, RowLock::Share).await?;
         caller.require_write(&source_convergence)?;
         for endpoint in [&source, &target] {
             if endpoint.deleted_at.is_some() {
@@ -142,9 +143,10 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
             .await
             .optional()?
             .ok_or_else(|| Error::not_found("relationship", id))?;
-        let (_, source_convergence) = artifacts::find_readable(conn, caller, row.source_id, false)
-            .await
-            .map_err(|_| Error::not_found("relationship", id))?;
+        let (_, source_convergence) =
+            artifacts::find_readable(conn, caller, row.source_id, RowLock::None)
+                .await
+                .map_err(|_| Error::not_found("relationship", id))?;
         caller.require_write(&source_convergence)?;
         diesel::delete(artifact_relationships::table.find(id))
             .execute(conn)
@@ -203,7 +205,7 @@ pub async fn list_for_artifact(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DbRelationship>> {
-    let (row, _) = artifacts::find_readable(conn, caller, artifact, false).await?;
+    let (row, _) = artifacts::find_readable(conn, caller, artifact, RowLock::None).await?;
     if row.deleted_at.is_some() {
         return Err(Error::Deleted(artifact));
     }
@@ -250,7 +252,7 @@ pub async fn get(
         .optional()?
         .ok_or_else(|| Error::not_found("relationship", id))?;
     for end in [row.source_id, row.target_id] {
-        artifacts::find_readable(conn, caller, end, false)
+        artifacts::find_readable(conn, caller, end, RowLock::None)
             .await
             .map_err(|_| Error::not_found("relationship", id))?;
     }
