@@ -68,9 +68,12 @@ pub enum Error {
     /// No route matches the request path.
     #[error("no such endpoint: {0}")]
     RouteNotFound(String),
-    /// The route exists but not for this method.
-    #[error("method not allowed on this endpoint")]
-    MethodNotAllowed,
+    /// The route exists but not for this method; `allowed` lists the methods it has.
+    #[error("method not allowed on this endpoint; it allows {allowed}")]
+    MethodNotAllowed {
+        /// Comma-separated methods, as sent in the `Allow` header.
+        allowed: &'static str,
+    },
     /// The artifact existed and was deleted.
     #[error("artifact '{0}' has been deleted")]
     Deleted(uuid::Uuid),
@@ -119,7 +122,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound { .. } | Error::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::Deleted(_) => StatusCode::GONE,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
@@ -146,7 +149,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound { .. } => "not_found",
             Error::RouteNotFound(_) => "route_not_found",
-            Error::MethodNotAllowed => "method_not_allowed",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::Deleted(_) => "deleted",
             Error::Conflict(_) => "conflict",
             Error::StaleVersion { .. } => "stale_version",
@@ -242,7 +245,11 @@ impl ResponseError for Error {
         } else {
             tracing::debug!(error = %self, "request rejected");
         }
-        HttpResponse::build(status).json(self.body())
+        let mut response = HttpResponse::build(status);
+        if let Error::MethodNotAllowed { allowed } = self {
+            response.insert_header((actix_web::http::header::ALLOW, *allowed));
+        }
+        response.json(self.body())
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Writer};
 use crate::db::DbPool;
 use crate::domain::{ArtifactKind, Author, Body, DimensionName, Dimensions, Title};
 use crate::error::{Error, ErrorBody, Result};
@@ -57,6 +57,7 @@ impl From<CreateArtifactRequest> for NewArtifact {
 #[serde(deny_unknown_fields)]
 pub struct UpdateArtifactRequest {
     /// The version the client read (alternative to `If-Match`).
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
     /// New kind.
     pub kind: Option<ArtifactKind>,
@@ -120,9 +121,10 @@ pub struct ListArtifactsQuery {
     /// Only this kind.
     pub kind: Option<ArtifactKind>,
     /// Only artifacts tagged with this dimension.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub dimension: Option<DimensionName>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -133,6 +135,7 @@ pub struct ListArtifactsQuery {
 #[serde(deny_unknown_fields)]
 pub struct DeleteArtifactQuery {
     /// Delete only if this is still the current version (alternative to `If-Match`).
+    #[param(minimum = 1)]
     pub version: Option<i32>,
 }
 
@@ -177,7 +180,7 @@ fn expected_version(req: &HttpRequest, given: Option<i32>) -> Result<Option<i32>
 pub async fn create_artifact(
     pool: web::Data<DbPool>,
     node: web::Data<NodeInfo>,
-    caller: Caller,
+    Writer(caller): Writer,
     slug: web::Path<String>,
     ApiJson(body): ApiJson<CreateArtifactRequest>,
 ) -> Result<HttpResponse> {
@@ -249,7 +252,7 @@ pub async fn get_artifact(
         (status = 422, body = ErrorBody)))]
 pub async fn update_artifact(
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Writer(caller): Writer,
     req: HttpRequest,
     id: web::Path<Uuid>,
     ApiJson(body): ApiJson<UpdateArtifactRequest>,
@@ -280,7 +283,7 @@ pub async fn update_artifact(
         (status = 412, body = ErrorBody)))]
 pub async fn delete_artifact(
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Writer(caller): Writer,
     req: HttpRequest,
     id: web::Path<Uuid>,
     query: web::Query<DeleteArtifactQuery>,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::Writer;
 use crate::db::DbPool;
 use crate::domain::{ArtifactKind, Author, Body, Dimensions, EdgeWeight, RelationshipKind, Title};
 use crate::error::{ErrorBody, Result};
@@ -31,6 +31,7 @@ pub struct BatchRequest {
 #[serde(deny_unknown_fields)]
 pub struct BatchArtifactRequest {
     /// Client-side key, unique within the batch; relationships refer to it.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub key: String,
     /// What it is.
     pub kind: ArtifactKind,
@@ -99,7 +100,7 @@ pub struct BatchRelationshipCreated {
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn apply_batch(
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Writer(caller): Writer,
     slug: web::Path<String>,
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> Result<HttpResponse> {

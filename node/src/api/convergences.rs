@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Writer};
 use crate::db::{DbConvergence, DbPool};
 use crate::domain::{Description, Name, Slug, Visibility};
 use crate::error::{ErrorBody, Result};
@@ -82,6 +82,7 @@ impl From<DbConvergence> for ConvergenceResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListConvergencesQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -99,7 +100,7 @@ pub struct ListConvergencesQuery {
 pub async fn create_convergence(
     pool: web::Data<DbPool>,
     node: web::Data<NodeInfo>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiJson(body): ApiJson<CreateConvergenceRequest>,
 ) -> Result<HttpResponse> {
     let mut conn = pool.get().await?;
@@ -161,7 +162,7 @@ pub async fn get_convergence(
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_convergence(
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Writer(caller): Writer,
     slug: web::Path<String>,
     ApiJson(body): ApiJson<UpdateConvergenceRequest>,
 ) -> Result<web::Json<ConvergenceResponse>> {

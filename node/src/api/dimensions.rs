@@ -40,6 +40,7 @@ impl From<DimensionCount> for DimensionCountResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListDimensionsQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

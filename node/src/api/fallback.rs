@@ -15,6 +15,13 @@ pub async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
     Err(Error::RouteNotFound(req.path().to_owned()))
 }
 
+/// A resource's default service: answers 405 with the methods the resource has.
+pub fn method_not_allowed(allowed: &'static str) -> actix_web::Route {
+    actix_web::web::to(move || async move {
+        Err::<HttpResponse, Error>(Error::MethodNotAllowed { allowed })
+    })
+}
+
 /// `ErrorHandlers` default handler: rewrites non-JSON error responses into the error shape.
 pub fn json_error_fallback<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
@@ -32,7 +39,6 @@ pub fn json_error_fallback<B: MessageBody + 'static>(
     let (request, _) = response.into_parts();
     let error = match status {
         StatusCode::NOT_FOUND => Error::RouteNotFound(request.path().to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
         other => Error::Http(other),
     };
     let rewritten = ServiceResponse::new(request, error.error_response());

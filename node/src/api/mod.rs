@@ -19,11 +19,17 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::HttpSettings;
 use crate::error::Error;
 
+use fallback::method_not_allowed;
 pub use fallback::{json_error_fallback, route_not_found};
 pub use json::BodyLimit;
 pub use openapi::ApiDoc;
 pub use pagination::{MAX_LIMIT, Page};
 pub use state::NodeInfo;
+
+/// A resource whose unmatched methods answer 405 with `Allow: allowed`.
+fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(method_not_allowed(allowed))
+}
 
 /// Registers every route of the node, with its extractor settings and body limits.
 pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
@@ -34,47 +40,47 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
         Error::InvalidParameter(format!("invalid path segment: {error}")).into()
     }))
     .app_data(BodyLimit(http.max_body_bytes))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
+    .service(resource("/healthz", "GET").get(health::healthz))
+    .service(resource("/readyz", "GET").get(health::readyz))
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
     .service(
         web::scope("/api/v1")
             .service(
-                web::resource("/convergences")
+                resource("/convergences", "GET, POST")
                     .post(convergences::create_convergence)
                     .get(convergences::list_convergences),
             )
             .service(
-                web::resource("/convergences/{slug}")
+                resource("/convergences/{slug}", "GET, PATCH")
                     .get(convergences::get_convergence)
                     .patch(convergences::update_convergence),
             )
             .service(
-                web::resource("/convergences/{slug}/artifacts")
+                resource("/convergences/{slug}/artifacts", "GET, POST")
                     .post(artifacts::create_artifact)
                     .get(artifacts::list_artifacts),
             )
             .service(
-                web::resource("/convergences/{slug}/batch")
+                resource("/convergences/{slug}/batch", "POST")
                     .app_data(BodyLimit(http.max_batch_body_bytes))
                     .post(batch::apply_batch),
             )
             .service(
-                web::resource("/convergences/{slug}/dimensions").get(dimensions::list_dimensions),
+                resource("/convergences/{slug}/dimensions", "GET").get(dimensions::list_dimensions),
             )
             .service(
-                web::resource("/artifacts/{id}")
+                resource("/artifacts/{id}", "GET, PATCH, DELETE")
                     .get(artifacts::get_artifact)
                     .patch(artifacts::update_artifact)
                     .delete(artifacts::delete_artifact),
             )
             .service(
-                web::resource("/artifacts/{id}/relationships")
+                resource("/artifacts/{id}/relationships", "GET")
                     .get(relationships::list_artifact_relationships),
             )
-            .service(web::resource("/relationships").post(relationships::create_relationship))
+            .service(resource("/relationships", "POST").post(relationships::create_relationship))
             .service(
-                web::resource("/relationships/{id}")
+                resource("/relationships/{id}", "GET, DELETE")
                     .get(relationships::get_relationship)
                     .delete(relationships::delete_relationship),
             ),

@@ -1,7 +1,11 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::domain::Direction;
 
 use super::{artifacts, batch, convergences, dimensions, health, relationships};
 
@@ -34,7 +38,8 @@ use super::{artifacts, batch, convergences, dimensions, health, relationships};
         relationships::delete_relationship,
         relationships::list_artifact_relationships,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(Direction)),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "convergences", description = "Community spaces: the tenant boundary"),
         (name = "artifacts", description = "Knowledge artifacts and atomic batches"),
@@ -54,5 +59,56 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// Adds the error responses every operation can give, so each handler documents only its own:
+/// 400 (malformed parameters or JSON) and 503 (database unavailable) everywhere; 413 and 415 where
+/// there is a request body.
+struct CommonResponses;
+
+impl CommonResponses {
+    fn add(operation: &mut Operation) {
+        let mut common = vec![
+            ("400", "Malformed JSON, parameter or path segment"),
+            ("503", "The database is unavailable"),
+        ];
+        if operation.request_body.is_some() {
+            common.push(("413", "The body is larger than allowed"));
+            common.push(("415", "The body is not JSON"));
+        }
+        for (status, description) in common {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                            )
+                            .build(),
+                    )
+                });
+        }
+    }
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::add(operation);
+            }
+        }
     }
 }

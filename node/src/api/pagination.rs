@@ -40,7 +40,7 @@ pub fn encode_cursor<K: Serialize>(key: &K) -> String {
 
 /// Decodes a cursor made by [`encode_cursor`].
 pub fn decode_cursor<K: DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>, Error> {
-    let Some(cursor) = cursor else {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     URL_SAFE_NO_PAD

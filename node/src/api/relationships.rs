@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Writer};
 use crate::db::{DbPool, DbRelationship};
 use crate::domain::{Direction, EdgeWeight, RelationshipKind};
 use crate::error::{ErrorBody, Result};
@@ -69,6 +69,7 @@ pub struct ListRelationshipsQuery {
     /// `out` (default), `in` or `both`.
     pub direction: Option<Direction>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -85,7 +86,7 @@ pub struct ListRelationshipsQuery {
 pub async fn create_relationship(
     pool: web::Data<DbPool>,
     node: web::Data<NodeInfo>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiJson(body): ApiJson<CreateRelationshipRequest>,
 ) -> Result<HttpResponse> {
     let new = NewRelationship {
@@ -111,7 +112,7 @@ pub async fn create_relationship(
         (status = 404, body = ErrorBody)))]
 pub async fn delete_relationship(
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Writer(caller): Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
     let mut conn = pool.get().await?;

@@ -141,3 +141,24 @@ impl FromRequest for Caller {
         })
     }
 }
+
+/// A caller holding a valid token. Write endpoints extract this first, so that a write without
+/// a token fails with 401 before its body or target is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer(pub Caller);
+
+impl FromRequest for Writer {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            match caller.grant {
+                Some(_) => Ok(Writer(caller)),
+                None => Err(Error::Unauthenticated),
+            }
+        })
+    }
+}

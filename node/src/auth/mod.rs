@@ -7,5 +7,5 @@
 mod caller;
 mod token;
 
-pub use caller::{Caller, Grant};
+pub use caller::{Caller, Grant, Writer};
 pub use token::{TokenError, create_token, generate_secret, hash_secret};
