@@ -65,7 +65,11 @@ async fn private_convergences_are_invisible_without_a_token_for_them() {
         assert!(!slugs.contains(&"secret"), "{slugs:?}");
         // Writing there: without a token 401 (as for any write); with another token it looks
         // like writing to nothing.
-        let expected = if matches!(who, As::Anonymous) { 401 } else { 404 };
+        let expected = if matches!(who, As::Anonymous) {
+            401
+        } else {
+            404
+        };
         node.send(
             Method::POST,
             "/api/v1/convergences/secret/artifacts",
