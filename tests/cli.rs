@@ -65,3 +65,37 @@ async fn migrate_subcommands_apply_report_and_revert() {
     );
     kgnode(&database, &["migrate", "run"]).await;
 }
+
+#[tokio::test]
+async fn revoked_tokens_are_refused() {
+    let node = spawn_node().await;
+    let created = kgnode(&node.database, &["token", "create", "--label", "temp"]).await;
+    let secret = created.lines().last().unwrap().trim().to_owned();
+    let listing = kgnode(&node.database, &["token", "list"]).await;
+    let line = listing.lines().find(|l| l.contains("  temp  ")).unwrap();
+    assert!(line.ends_with("live"), "{listing}");
+    assert!(!listing.contains(&secret), "secrets are never shown again");
+    let id = line.split_whitespace().next().unwrap();
+
+    let body = json!({"slug": "c9", "name": "c9"});
+    node.send(
+        reqwest::Method::POST,
+        "/api/v1/convergences",
+        As::Token(&secret),
+        Some(&body),
+    )
+    .await
+    .expect(201);
+    kgnode(&node.database, &["token", "revoke", id]).await;
+    let body = json!({"slug": "c10", "name": "c10"});
+    node.send(
+        reqwest::Method::POST,
+        "/api/v1/convergences",
+        As::Token(&secret),
+        Some(&body),
+    )
+    .await
+    .expect_error(401, "invalid_token");
+    let listing = kgnode(&node.database, &["token", "list"]).await;
+    assert!(listing.contains("revoked"), "{listing}");
+}

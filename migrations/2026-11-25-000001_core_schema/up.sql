@@ -66,3 +66,6 @@ CREATE TABLE dimension_counters (
     weight_sum     double precision NOT NULL,
     PRIMARY KEY (convergence_id, dimension)
 );
+
+-- The dimensions endpoint lists a convergence's counters most used first.
+CREATE INDEX dimension_counters_by_use ON dimension_counters (convergence_id, artifact_count DESC, dimension);

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use secrecy::ExposeSecret;
 
-use crate::auth::{TokenError, create_token};
+use crate::auth::{TokenError, create_token, list_tokens, revoke_token};
 use crate::config::{Overrides, Settings, SettingsError};
 use crate::db::{self, ConnectError, MigrationError};
 use crate::domain::{InvalidValue, Slug};
@@ -88,6 +88,13 @@ pub enum TokenAction {
         #[arg(long, default_value = "")]
         label: String,
     },
+    /// List tokens (ids, scopes, labels; never secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id, as printed by `token create` or `token list`.
+        id: uuid::Uuid,
+    },
 }
 
 /// Why a command failed.
@@ -140,13 +147,22 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
         Command::Migrate { action } => {
             migrate(&url, action.unwrap_or(MigrateAction::Run), out).await?;
         }
-        Command::Token {
-            action: TokenAction::Create { convergence, label },
-        } => {
+        Command::Token { action } => token(&url, action, out).await?,
+    }
+    Ok(())
+}
+
+async fn token(
+    url: &str,
+    action: TokenAction,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .map_err(ConnectError::from)?;
+    match action {
+        TokenAction::Create { convergence, label } => {
             let slug = convergence.map(Slug::try_from).transpose()?;
-            let mut conn = AsyncPgConnection::establish(&url)
-                .await
-                .map_err(ConnectError::from)?;
             let (id, secret) = create_token(&mut conn, slug.as_ref(), &label).await?;
             let scope = slug.map_or("node-wide".to_owned(), |s| format!("convergence '{s}'"));
             writeln!(
@@ -154,6 +170,25 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
                 "created {scope} token {id}; store it now, it cannot be shown again:"
             )?;
             writeln!(out, "{secret}")?;
+        }
+        TokenAction::List => {
+            for token in list_tokens(&mut conn).await? {
+                let scope = token.convergence.unwrap_or_else(|| "node-wide".to_owned());
+                let state = token.revoked_at.map_or("live".to_owned(), |at| {
+                    format!("revoked {}", at.to_rfc3339())
+                });
+                writeln!(
+                    out,
+                    "{}  {scope}  {}  created {}  {state}",
+                    token.id,
+                    token.label,
+                    token.created_at.to_rfc3339()
+                )?;
+            }
+        }
+        TokenAction::Revoke { id } => {
+            revoke_token(&mut conn, id).await?;
+            writeln!(out, "revoked token {id}")?;
         }
     }
     Ok(())

@@ -8,4 +8,6 @@ mod caller;
 mod token;
 
 pub use caller::{Caller, Grant, Writer};
-pub use token::{TokenError, create_token, generate_secret, hash_secret};
+pub use token::{
+    TokenError, TokenInfo, create_token, generate_secret, hash_secret, list_tokens, revoke_token,
+};

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::TryRngCore;
@@ -24,6 +25,9 @@ pub enum TokenError {
     /// The operating system's random source failed.
     #[error("no randomness available: {0}")]
     Randomness(String),
+    /// No live token has this id.
+    #[error("no live token with id {0}")]
+    UnknownToken(Uuid),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
@@ -74,6 +78,50 @@ pub async fn create_token(
         .execute(conn)
         .await?;
     Ok((id, secret))
+}
+
+/// A stored token, without its secret (which is never stored).
+#[derive(Debug, Clone, Queryable)]
+pub struct TokenInfo {
+    /// Its id.
+    pub id: Uuid,
+    /// The convergence it is limited to; node-wide when `None`.
+    pub convergence: Option<String>,
+    /// Its label.
+    pub label: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Lists all tokens, oldest first.
+pub async fn list_tokens(conn: &mut AsyncPgConnection) -> Result<Vec<TokenInfo>, TokenError> {
+    Ok(api_tokens::table
+        .left_join(convergences::table)
+        .select((
+            api_tokens::id,
+            convergences::slug.nullable(),
+            api_tokens::label,
+            api_tokens::created_at,
+            api_tokens::revoked_at,
+        ))
+        .order(api_tokens::created_at.asc())
+        .load(conn)
+        .await?)
+}
+
+/// Revokes a token: requests bearing it fail with 401 from now on.
+pub async fn revoke_token(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TokenError> {
+    let revoked = diesel::update(api_tokens::table.find(id))
+        .filter(api_tokens::revoked_at.is_null())
+        .set(api_tokens::revoked_at.eq(Utc::now()))
+        .execute(conn)
+        .await?;
+    if revoked == 0 {
+        return Err(TokenError::UnknownToken(id));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
