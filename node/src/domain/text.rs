@@ -8,10 +8,9 @@ use super::InvalidValue;
 /// Declares a text newtype whose length in characters lies in `min..=max`.
 macro_rules! bounded_text {
     ($(#[$meta:meta])* $name:ident, $label:literal, $min:literal, $max:literal) => {
-        $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
         #[serde(try_from = "String", into = "String")]
-        #[schema(value_type = String)]
+        $(#[$meta])*
         pub struct $name(String);
 
         impl $name {
@@ -57,24 +56,29 @@ macro_rules! bounded_text {
 
 bounded_text! {
     /// An artifact title.
+    #[schema(value_type = String, min_length = 1, max_length = 500, pattern = "\\S")]
     Title, "title", 1, 500
 }
 bounded_text! {
     /// An artifact body, in Markdown.
     #[derive(Default)]
+    #[schema(value_type = String, max_length = 100000)]
     Body, "body", 0, 100000
 }
 bounded_text! {
     /// A convergence name.
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "\\S")]
     Name, "name", 1, 200
 }
 bounded_text! {
     /// A convergence description.
     #[derive(Default)]
+    #[schema(value_type = String, max_length = 10000)]
     Description, "description", 0, 10000
 }
 bounded_text! {
     /// The free-form author of an artifact.
+    #[schema(value_type = String, max_length = 200)]
     Author, "author", 0, 200
 }
 
