@@ -1,6 +1,7 @@
 //! Layered settings: `config/default.toml` (compiled in) < `--config FILE` < `KGNODE_*`
 //! environment variables < command-line flags.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -105,8 +106,19 @@ pub struct Overrides {
 pub struct SettingsError(#[from] config::ConfigError);
 
 impl Settings {
-    /// Loads the layered settings: defaults, then `file`, then the environment, then `overrides`.
+    /// Loads the layered settings: defaults, then `file`, then the process environment, then
+    /// `overrides`.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, SettingsError> {
+        Self::load_with_environment(file, None, overrides)
+    }
+
+    /// Like [`Settings::load`], reading `KGNODE_*` variables from `environment` instead of the
+    /// process environment when it is given.
+    pub fn load_with_environment(
+        file: Option<&Path>,
+        environment: Option<HashMap<String, String>>,
+        overrides: &Overrides,
+    ) -> Result<Self, SettingsError> {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml));
         if let Some(path) = file {
@@ -116,7 +128,8 @@ impl Settings {
             Environment::with_prefix("KGNODE")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(environment),
         );
         let flags = [
             ("database.url", overrides.database_url.clone()),
@@ -142,5 +155,87 @@ impl Settings {
             .add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml))
             .build()?
             .try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Write;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    /// A settings file in the system temp dir, removed on drop.
+    struct TempFile(PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn file(contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("kgnode-{}.toml", uuid::Uuid::new_v4()));
+        let mut handle = std::fs::File::create(&path).unwrap();
+        handle.write_all(contents.as_bytes()).unwrap();
+        TempFile(path)
+    }
+
+    #[test]
+    fn layers_apply_in_order_default_file_environment_flags() {
+        let config =
+            file("[http]\nbind = \"127.0.0.1:9000\"\nworkers = 3\n[log]\nformat = \"json\"\n");
+        let environment = HashMap::from([
+            ("KGNODE_HTTP__WORKERS".to_owned(), "5".to_owned()),
+            (
+                "KGNODE_DATABASE__MAX_CONNECTIONS".to_owned(),
+                "7".to_owned(),
+            ),
+        ]);
+        let flags = Overrides {
+            bind: Some("127.0.0.1:9100".to_owned()),
+            database_url: Some("postgres://flag@db/kg".to_owned()),
+            ..Overrides::default()
+        };
+        let settings =
+            Settings::load_with_environment(Some(&config.0), Some(environment), &flags).unwrap();
+        assert_eq!(settings.http.bind.port(), 9100, "flag beats file");
+        assert_eq!(settings.http.workers, 5, "environment beats file");
+        assert_eq!(
+            settings.database.max_connections, 7,
+            "environment beats default"
+        );
+        assert_eq!(settings.log.format, LogFormat::Json, "file beats default");
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "postgres://flag@db/kg"
+        );
+        assert_eq!(settings.http.max_body_bytes, 1_048_576, "default kept");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors_and_secrets_do_not_print() {
+        let typo = file("[http]\nbindd = \"x\"\n");
+        assert!(
+            Settings::load_with_environment(
+                Some(&typo.0),
+                Some(HashMap::new()),
+                &Overrides::default()
+            )
+            .is_err()
+        );
+        let environment = HashMap::from([("KGNODE_HTTP__BIND".to_owned(), "nowhere".to_owned())]);
+        assert!(
+            Settings::load_with_environment(None, Some(environment), &Overrides::default())
+                .is_err()
+        );
+        let flags = Overrides {
+            database_url: Some("postgres://user:hunter2@db/kg".to_owned()),
+            ..Overrides::default()
+        };
+        let settings = Settings::load_with_environment(None, Some(HashMap::new()), &flags).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }
