@@ -5,12 +5,29 @@ use serde_json::json;
 use crate::harness::{As, TestDatabase, spawn_node};
 
 async fn kgnode(database: &TestDatabase, args: &[&str]) -> String {
-    let mut argv = vec!["kgnode", "--database-url", database.url.as_str()];
+    let data_dir = std::env::temp_dir().join(&database.name);
+    run_kgnode(database, &data_dir, args).await.unwrap()
+}
+
+/// Runs a `kgnode` command line in this process; returns what it printed, or its error.
+pub async fn run_kgnode(
+    database: &TestDatabase,
+    data_dir: &std::path::Path,
+    args: &[&str],
+) -> Result<String, kgnode::cli::CliError> {
+    let data_dir = data_dir.display().to_string();
+    let mut argv = vec![
+        "kgnode",
+        "--database-url",
+        database.url.as_str(),
+        "--data-dir",
+        &data_dir,
+    ];
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).unwrap();
     let mut out = Vec::new();
-    run(cli, &mut out).await.unwrap();
-    String::from_utf8(out).unwrap()
+    run(cli, &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
 }
 
 #[tokio::test]

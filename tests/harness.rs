@@ -97,7 +97,13 @@ pub struct TestNode {
     pub client: reqwest::Client,
     pub database: TestDatabase,
     pub data_dir: PathBuf,
+    server: Option<RunningServer>,
+}
+
+/// The server task of a node and the handle that stops it.
+struct RunningServer {
     handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Settings for a test node on `port` with database `database`.
@@ -109,37 +115,113 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.http.workers = 2;
     settings.node.data_dir = data_dir.to_path_buf();
     settings.node.public_url = Url::parse(&format!("http://localhost:{port}")).expect("url");
+    settings.search.writer_memory_mib = 20;
     settings
 }
 
-/// Starts a node with a fresh database and a node-wide token.
-pub async fn spawn_node() -> TestNode {
+/// Starts a node on a random port; returns its base URL and running server.
+async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> (String, RunningServer) {
     init_test_logging();
-    let database = TestDatabase::new();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("address").port();
-    let data_dir = std::env::temp_dir().join(&database.name);
-    let settings = test_settings(&database, port, &data_dir);
+    let settings = test_settings(database, port, data_dir);
     let app = Application::build_on(settings, listener)
         .await
         .expect("node starts");
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let task = tokio::spawn(app.run_until_stopped());
+    (
+        format!("http://localhost:{port}"),
+        RunningServer { handle, task },
+    )
+}
+
+/// Starts a node with a fresh database and a node-wide token.
+pub async fn spawn_node() -> TestNode {
+    let database = TestDatabase::new();
+    let data_dir = std::env::temp_dir().join(&database.name);
+    let (base, server) = start(&database, &data_dir).await;
     let mut conn = database.connect().await;
     let (_, admin_token) = create_token(&mut conn, None, "tests").await.expect("token");
     TestNode {
-        base: format!("http://localhost:{port}"),
+        base,
         admin_token,
         client: reqwest::Client::new(),
         database,
         data_dir,
-        handle,
+        server: Some(server),
+    }
+}
+
+impl TestNode {
+    /// Starts another node on the same database, with a data directory of its own.
+    pub async fn sibling(&self) -> (String, RunningServerGuard) {
+        let data_dir = std::env::temp_dir().join(format!(
+            "{}-{}",
+            self.database.name,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let (base, server) = start(&self.database, &data_dir).await;
+        (
+            base,
+            RunningServerGuard {
+                server: Some(server),
+                data_dir,
+            },
+        )
+    }
+
+    /// Stops the node and waits until its followers have stopped.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    /// Stops the node (if running) and starts it again on the same database and data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let (base, server) = start(&self.database, &self.data_dir).await;
+        self.base = base;
+        self.server = Some(server);
+    }
+}
+
+impl RunningServer {
+    async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// A sibling node; stopped (and its data directory removed) when dropped or stopped.
+pub struct RunningServerGuard {
+    server: Option<RunningServer>,
+    data_dir: PathBuf,
+}
+
+impl RunningServerGuard {
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for RunningServerGuard {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            drop(server.handle.stop(false));
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
 impl Drop for TestNode {
     fn drop(&mut self) {
-        drop(self.handle.stop(false));
+        if let Some(server) = self.server.take() {
+            drop(server.handle.stop(false));
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
@@ -298,5 +380,25 @@ pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
         status,
         headers,
         body,
+    }
+}
+
+/// Polls `probe` until it yields a value; fails the test after 30 s. For effects that follow a
+/// write asynchronously (the search index, the graph).
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

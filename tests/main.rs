@@ -17,3 +17,4 @@ mod harness;
 mod health;
 mod migrations;
 mod relationships;
+mod search;

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::ExposeSecret;
 
 use crate::auth::{TokenError, create_token, list_tokens, revoke_token};
 use crate::config::{Overrides, Settings, SettingsError};
 use crate::db::{self, ConnectError, MigrationError};
 use crate::domain::{InvalidValue, Slug};
+use crate::indexing::{IndexingError, index_settings, reindex, verify_index};
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
 
@@ -49,6 +51,15 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
+    /// Rebuild the search index from PostgreSQL and swap it in atomically (stop the node
+    /// first).
+    Reindex,
+    /// Inspect the search index.
+    Index {
+        /// What to do.
+        #[command(subcommand)]
+        action: IndexAction,
+    },
     /// Manage API tokens.
     Token {
         /// What to do.
@@ -73,6 +84,14 @@ pub enum MigrateAction {
     },
     /// List applied and pending migrations.
     Status,
+}
+
+/// Search index actions.
+#[derive(Debug, Subcommand)]
+pub enum IndexAction {
+    /// Compare the index with PostgreSQL (ids and versions); exit non-zero and list the
+    /// differences if there are any.
+    Verify,
 }
 
 /// Token actions.
@@ -115,6 +134,12 @@ pub enum CliError {
     /// A token could not be created.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The search index could not be rebuilt or read.
+    #[error(transparent)]
+    Indexing(#[from] IndexingError),
+    /// The search index differs from PostgreSQL.
+    #[error("the search index differs from PostgreSQL in {0} artifact(s)")]
+    IndexDiffers(usize),
     /// An argument is invalid.
     #[error(transparent)]
     Argument(#[from] InvalidValue),
@@ -146,6 +171,42 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
         }
         Command::Migrate { action } => {
             migrate(&url, action.unwrap_or(MigrateAction::Run), out).await?;
+        }
+        Command::Reindex => {
+            let engine = index_settings(&settings.search).map_err(IndexingError::from)?;
+            let mut conn = AsyncPgConnection::establish(&url)
+                .await
+                .map_err(ConnectError::from)?;
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} artifacts ({per_sec}, {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let progress = |written: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(written);
+            };
+            let position = reindex(&mut conn, &settings.node.data_dir, engine, &progress).await?;
+            bar.finish();
+            writeln!(
+                out,
+                "search index rebuilt at change-log position {position}"
+            )?;
+        }
+        Command::Index {
+            action: IndexAction::Verify,
+        } => {
+            let engine = index_settings(&settings.search).map_err(IndexingError::from)?;
+            let mut conn = AsyncPgConnection::establish(&url)
+                .await
+                .map_err(ConnectError::from)?;
+            let differences = verify_index(&mut conn, &settings.node.data_dir, engine).await?;
+            for difference in &differences {
+                writeln!(out, "{difference}")?;
+            }
+            if !differences.is_empty() {
+                return Err(CliError::IndexDiffers(differences.len()));
+            }
+            writeln!(out, "the search index matches PostgreSQL")?;
         }
         Command::Token { action } => token(&url, action, out).await?,
     }

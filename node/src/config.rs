@@ -25,6 +25,22 @@ pub struct Settings {
     pub node: NodeSettings,
     /// Structured logging.
     pub log: LogSettings,
+    /// The full-text index.
+    pub search: SearchSettings,
+}
+
+/// Full-text index settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Stemming language, e.g. `english`.
+    pub language: String,
+    /// Memory budget of the index writer, in MiB.
+    pub writer_memory_mib: usize,
+    /// Whether longer words also match words one edit away.
+    pub typo_tolerance: bool,
+    /// Most changes applied per index commit.
+    pub batch_size: i64,
 }
 
 /// PostgreSQL settings.

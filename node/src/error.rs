@@ -33,6 +33,9 @@ pub enum Error {
     /// A query parameter or path segment is malformed.
     #[error("{0}")]
     InvalidParameter(String),
+    /// A search query that cannot be parsed.
+    #[error("{0}")]
+    InvalidQuery(String),
     /// The request is well-formed but asks for something impossible (a self loop, say).
     #[error("{0}")]
     Unprocessable(String),
@@ -106,6 +109,9 @@ pub enum Error {
     /// No database connection could be had in time.
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The search index failed unexpectedly.
+    #[error("search index error: {0}")]
+    Search(#[source] kg_search::Error),
     /// A database operation failed unexpectedly.
     #[error("database error: {0}")]
     Database(#[source] DieselError),
@@ -115,7 +121,9 @@ impl Error {
     /// The HTTP status for this error: the single mapping table.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::MalformedJson(_) | Error::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Error::MalformedJson(_) | Error::InvalidParameter(_) | Error::InvalidQuery(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Error::InvalidBody { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge { .. } | Error::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -130,7 +138,7 @@ impl Error {
             Error::BatchItem { source, .. } => source.status(),
             Error::Http(status) => *status,
             Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Search(_) | Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -140,6 +148,7 @@ impl Error {
             Error::MalformedJson(_) => "malformed_json",
             Error::InvalidBody { .. } => "invalid_body",
             Error::InvalidParameter(_) => "invalid_parameter",
+            Error::InvalidQuery(_) => "invalid_query",
             Error::Unprocessable(_) => "unprocessable",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::PayloadTooLarge { .. } => "payload_too_large",
@@ -158,7 +167,7 @@ impl Error {
             Error::Http(status) if status.is_server_error() => "internal",
             Error::Http(_) => "bad_request",
             Error::DatabaseUnavailable(_) => "database_unavailable",
-            Error::Database(_) => "internal",
+            Error::Search(_) | Error::Database(_) => "internal",
         }
     }
 
@@ -278,6 +287,16 @@ impl From<DieselError> for Error {
                 Error::DatabaseUnavailable(error.to_string())
             }
             _ => Error::Database(error),
+        }
+    }
+}
+
+impl From<kg_search::Error> for Error {
+    fn from(error: kg_search::Error) -> Self {
+        match error {
+            kg_search::Error::InvalidQuery { message } => Error::InvalidQuery(message),
+            kg_search::Error::InvalidPage { .. } => Error::InvalidParameter(error.to_string()),
+            other => Error::Search(other),
         }
     }
 }

@@ -6,12 +6,14 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpServer, web};
+use kg_search::SearchIndex;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::{self, NodeInfo};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::indexing::{IndexingError, SearchFollower, start_search};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,9 @@ pub enum StartupError {
     /// Migrations failed.
     #[error(transparent)]
     Migration(#[from] db::MigrationError),
+    /// The search index could not be opened or its follower started.
+    #[error(transparent)]
+    Indexing(#[from] IndexingError),
     /// The data directory could not be created or the port bound.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -32,6 +37,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
+    search: SearchFollower,
 }
 
 impl Application {
@@ -62,12 +68,14 @@ impl Application {
             public_url: settings.node.public_url.clone(),
             expected_migrations: db::embedded_versions(),
         };
-        let server = serve(listener, pool.clone(), node, &settings)?;
+        let (index, search) = start_search(&settings).await?;
+        let server = serve(listener, pool.clone(), node, index, &settings)?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
             server,
             pool,
+            search,
         })
     }
 
@@ -86,9 +94,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle).
+    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then stops the
+    /// followers and waits for them.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.search.stop().await;
+        served
     }
 }
 
@@ -96,9 +107,11 @@ fn serve(
     listener: TcpListener,
     pool: DbPool,
     node: NodeInfo,
+    index: SearchIndex,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
+    let index = web::Data::new(index);
     let node = web::Data::new(node);
     let http = settings.http.clone();
     let mut server = HttpServer::new(move || {
@@ -124,6 +137,7 @@ fn serve(
             .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(node.clone())
+            .app_data(index.clone())
             .configure(move |cfg| api::configure(cfg, &http))
             .default_service(web::to(api::route_not_found))
     });

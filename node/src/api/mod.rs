@@ -10,6 +10,7 @@ mod json;
 mod openapi;
 mod pagination;
 mod relationships;
+mod search;
 mod state;
 
 use actix_web::web;
@@ -78,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
                 resource("/artifacts/{id}/relationships", "GET")
                     .get(relationships::list_artifact_relationships),
             )
+            .service(resource("/search", "GET").get(search::search))
             .service(resource("/relationships", "POST").post(relationships::create_relationship))
             .service(
                 resource("/relationships/{id}", "GET, DELETE")

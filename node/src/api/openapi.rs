@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::domain::Direction;
 
-use super::{artifacts, batch, convergences, dimensions, health, relationships};
+use super::{artifacts, batch, convergences, dimensions, health, relationships, search};
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
 #[derive(OpenApi)]
@@ -37,6 +37,7 @@ use super::{artifacts, batch, convergences, dimensions, health, relationships};
         relationships::get_relationship,
         relationships::delete_relationship,
         relationships::list_artifact_relationships,
+        search::search,
     ),
     components(schemas(Direction)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -44,6 +45,7 @@ use super::{artifacts, batch, convergences, dimensions, health, relationships};
         (name = "convergences", description = "Community spaces: the tenant boundary"),
         (name = "artifacts", description = "Knowledge artifacts and atomic batches"),
         (name = "relationships", description = "Typed, weighted edges between artifacts"),
+        (name = "search", description = "Ranked full-text search"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -1,0 +1,130 @@
+//! # kg-search: the full-text search engine of a kgnode
+//!
+//! An embedded [tantivy](https://docs.rs/tantivy) index of artifacts on local disk. This crate
+//! knows nothing of HTTP or PostgreSQL: the node feeds it documents and deletes from its change
+//! log, and its HTTP handlers call [`SearchIndex::search`].
+//!
+//! ```
+//! use chrono::Utc;
+//! use kg_search::{
+//!     Access, IndexOp, IndexSettings, Opened, SearchDocument, SearchIndex, SearchRequest,
+//!     Visibility,
+//! };
+//! use uuid::Uuid;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let (index, opened) = SearchIndex::open_or_create(dir.path(), IndexSettings::default())?;
+//! assert_eq!(opened, Opened::Fresh);
+//!
+//! let garden = SearchDocument {
+//!     id: Uuid::now_v7(),
+//!     convergence: Uuid::now_v7(),
+//!     convergence_slug: "boulder-2026".into(),
+//!     visibility: Visibility::Public,
+//!     kind: "proposal".into(),
+//!     title: "Community garden on the north lot".into(),
+//!     body: "Raised beds, a tool shed and a rota for watering.".into(),
+//!     dimensions: vec![("food-security".into(), 0.8), ("land-use".into(), 0.4)],
+//!     version: 1,
+//!     created_at: Utc::now(),
+//!     updated_at: Utc::now(),
+//! };
+//!
+//! // The change-log follower applies batches and commits with the last sequence number.
+//! let mut writer = index.writer()?;
+//! writer.apply(vec![IndexOp::Upsert(garden.clone())], 42)?;
+//! assert_eq!(index.committed_position()?, Some(42));
+//!
+//! // Searchable as soon as `apply` returns. "gardens" stems to "garden".
+//! let results = index.search(&SearchRequest::new("gardens", Access::PublicAnd(vec![])))?;
+//! assert_eq!(results.estimated_total, 1);
+//! assert_eq!(results.hits[0].id, garden.id);
+//! assert_eq!(results.hits[0].snippet, "Community <b>garden</b> on the north lot");
+//! assert_eq!(results.facets.kind[0].value, "proposal");
+//!
+//! // A malformed query is an error to show the user, never a panic.
+//! let bad = index.search(&SearchRequest::new("title:", Access::All));
+//! assert!(matches!(bad, Err(kg_search::Error::InvalidQuery { .. })));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Query language
+//!
+//! tantivy's query grammar, over the `title` (boosted ×3) and `body` fields:
+//!
+//! | input | meaning |
+//! |---|---|
+//! | `garden water` | both words must match (AND by default, like `plainto_tsquery`) |
+//! | `garden OR orchard`, `garden AND water` | explicit operators; AND binds tighter than OR |
+//! | `"north lot"` | phrase; `"north lot"~2` allows two words in between |
+//! | `garden -fence` | exclusion; `-fence` alone means everything but `fence` |
+//! | `title:garden` | only in the title (`title` and `body` are the nameable fields) |
+//! | `garden^2 water` | weighs one part more |
+//! | `"raised be"*` | the phrase with its last word as a prefix |
+//! | blank, `*` | every document (filters still apply) |
+//!
+//! Words are analyzed like the indexed text: split on non-alphanumerics, lower-cased, tokens
+//! over 40 bytes dropped, stemmed in the index's language, so `proposals` finds `proposal`.
+//! With typo tolerance on, an unquoted word of at least [`FUZZY_MIN_CHARS`] characters also
+//! matches words one edit away, with a constant score below a typical exact match (fuzzy matches
+//! are not highlighted). Ranges, sets, regular expressions, other field names and texts over
+//! [`MAX_QUERY_BYTES`] are refused with [`Error::InvalidQuery`], as are syntax errors.
+//!
+//! ## Ranking
+//!
+//! BM25 per field, a title match weighted three times a body match, summed. When a request
+//! filters on dimensions, a hit's score is multiplied by `1 + w`, `w` being the mean weight of
+//! those dimensions on it. Equal scores are ordered by ascending id, so pages are stable: the
+//! pages of a result list, concatenated, are the list.
+//!
+//! ## Access, filters and facets
+//!
+//! Every search states what the caller may read ([`Access`]): everything, or public
+//! convergences plus a list of private ones. Filters by convergence, kinds and dimensions do not
+//! change scores. Facets count kinds and dimensions over every matching document.
+//!
+//! ## Keeping in step with the source
+//!
+//! There is one writer per index directory ([`SearchIndex::writer`]; tantivy's lock file makes a
+//! second one fail with [`Error::Locked`], in any process). Each
+//! [`IndexWriterHandle::apply`] upserts and deletes a batch and commits it with the change-log
+//! position in tantivy's commit payload, so the position and the documents can never disagree:
+//! after a crash, [`SearchIndex::open_or_create`] reports [`Opened::Existing`] with the
+//! position of the last commit, and the follower resumes after it. Re-applying changes is
+//! harmless (upserts replace, deletes of absent ids do nothing).
+//!
+//! A missing index opens as [`Opened::Fresh`]; a damaged or foreign one fails with an error for
+//! which [`Error::needs_rebuild`] holds. Rebuilds go through [`IndexLayout`]: build into the
+//! staging directory, swap it in atomically. [`SearchIndex::all_versions`] lists every id with
+//! its version, to compare with the source.
+
+mod document;
+mod error;
+mod exclusion;
+mod index;
+mod layout;
+mod query;
+mod schema;
+mod search;
+mod settings;
+mod writer;
+
+pub use document::{IndexOp, SearchDocument, Visibility};
+pub use error::{Error, Result};
+pub use index::{Opened, SearchIndex};
+pub use layout::{IndexLayout, LIVE_DIR, RETIRED_DIR, Recovery, STAGING_DIR};
+pub use query::{FUZZY_MIN_CHARS, MAX_QUERY_BYTES, TITLE_BOOST};
+pub use search::{
+    Access, DEFAULT_FACET_VALUES, DEFAULT_LIMIT, FacetCount, Facets, MAX_LIMIT, MAX_RESULT_WINDOW,
+    SearchHit, SearchRequest, SearchResults,
+};
+pub use settings::{
+    DEFAULT_WRITER_MEMORY_BYTES, IndexSettings, Language, MIN_WRITER_MEMORY_BYTES, language_name,
+    parse_language,
+};
+pub use writer::IndexWriterHandle;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! AND by default, OR, phrases, exclusion, fields, typo tolerance, malformed input.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::{Error, MAX_QUERY_BYTES};
+
+fn corpus() -> TestIndex {
+    let mut t = TestIndex::new();
+    t.add(vec![
+        doc(
+            1,
+            "Garden and water",
+            "A rota for watering the north lot garden",
+        ),
+        doc(2, "Garden", "Raised beds behind the fence"),
+        doc(3, "Water", "Rain barrels on the lot north side"),
+        doc(4, "Orchard", "Apple trees"),
+    ]);
+    t
+}
+
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort();
+    ids
+}
+
+#[test]
+fn several_words_must_all_match() {
+    let t = corpus();
+    assert_eq!(t.ids("garden water"), [id(1)]);
+    assert_eq!(t.ids("garden AND water"), [id(1)]);
+    assert!(t.ids("garden orchard").is_empty());
+}
+
+#[test]
+fn or_matches_either() {
+    let t = corpus();
+    assert_eq!(sorted(t.ids("garden OR orchard")), [id(1), id(2), id(4)]);
+    // AND binds tighter than OR.
+    assert_eq!(sorted(t.ids("garden AND fence OR orchard")), [id(2), id(4)]);
+}
+
+#[test]
+fn phrases_need_adjacent_words_in_order() {
+    let t = corpus();
+    assert_eq!(t.ids("\"north lot\""), [id(1)]);
+    assert_eq!(t.ids("\"lot north\""), [id(3)]);
+    assert_eq!(sorted(t.ids("north lot")), [id(1), id(3)]);
+    // Slop lets words come between.
+    assert!(t.ids("\"rota watering\"").is_empty());
+    assert_eq!(t.ids("\"rota watering\"~2"), [id(1)]);
+    // An unquoted hyphenated word is a phrase too.
+    assert_eq!(t.ids("north-lot"), [id(1)]);
+}
+
+#[test]
+fn exclusion_removes_matches() {
+    let t = corpus();
+    assert_eq!(t.ids("garden -fence"), [id(1)]);
+    assert_eq!(t.ids("garden -\"north lot\""), [id(2)]);
+    // Only exclusions: everything else.
+    assert_eq!(sorted(t.ids("-garden")), [id(3), id(4)]);
+}
+
+#[test]
+fn excluded_phrases_and_groups_work_in_any_segment_layout() {
+    // One document per segment, so that the excluded parts start at every possible place.
+    let mut t = TestIndex::new();
+    let texts = [
+        "north lot garden",
+        "garden on the lot north",
+        "garden",
+        "north garden lot",
+        "lot garden north lot",
+        "garden north lot",
+    ];
+    for (n, text) in texts.iter().enumerate() {
+        t.add(vec![doc(n as u128 + 1, "Notes", text)]);
+    }
+    assert_eq!(
+        sorted(t.ids("garden -\"north lot\"")),
+        [id(2), id(3), id(4)]
+    );
+    assert_eq!(sorted(t.ids("garden -(north AND lot)")), [id(3)]);
+    assert_eq!(
+        sorted(t.ids("-\"lot north\"")),
+        [id(1), id(3), id(4), id(5), id(6)]
+    );
+    assert_eq!(
+        sorted(t.ids("garden -\"lot gar\"*")),
+        [id(2), id(3), id(4), id(6)]
+    );
+}
+
+#[test]
+fn plus_marks_a_word_required_as_it_already_is() {
+    let t = corpus();
+    assert_eq!(t.ids("+garden water"), [id(1)]);
+    assert_eq!(t.ids("+garden +water"), [id(1)]);
+    assert_eq!(sorted(t.ids("+garden")), [id(1), id(2)]);
+}
+
+#[test]
+fn fields_can_be_named_but_only_title_and_body() {
+    let t = corpus();
+    assert_eq!(sorted(t.ids("title:water")), [id(1), id(3)]);
+    assert_eq!(t.ids("body:fence"), [id(2)]);
+    assert!(t.ids("title:fence").is_empty());
+    for query in ["kind:idea", "convergence:x", "id:1", "nonsense:word"] {
+        let error = t.index.search(&SearchRequest::new(query, Access::All));
+        assert!(
+            matches!(error, Err(Error::InvalidQuery { .. })),
+            "{query}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn blank_and_star_match_everything() {
+    let t = corpus();
+    for query in ["", "   ", "*", "!!!"] {
+        assert_eq!(
+            sorted(t.ids(query)),
+            [id(1), id(2), id(3), id(4)],
+            "{query:?}"
+        );
+    }
+}
+
+#[test]
+fn longer_words_tolerate_one_typo() {
+    let t = corpus();
+    assert_eq!(sorted(t.ids("gardn")), [id(1), id(2)]);
+    assert_eq!(t.ids("orchrad"), [id(4)], "transposition");
+    assert_eq!(t.ids("orcchard"), [id(4)], "insertion");
+    // Two edits are too many.
+    assert!(t.ids("orxhxrd").is_empty());
+    // Short words must be exact: "lott" is four characters.
+    assert!(t.ids("lott").is_empty());
+    // Quoted words are exact.
+    assert!(t.ids("\"gardn\"").is_empty());
+}
+
+#[test]
+fn exact_matches_rank_above_typo_matches() {
+    let mut t = TestIndex::new();
+    t.add(vec![
+        doc(1, "Harden the shed", ""),
+        doc(2, "Garden shed", ""),
+    ]);
+    assert_eq!(t.ids("garden"), [id(2), id(1)]);
+}
+
+#[test]
+fn typo_tolerance_can_be_switched_off() {
+    let mut t = TestIndex::with_settings(IndexSettings {
+        typo_tolerance: false,
+        ..IndexSettings::default()
+    });
+    t.add(vec![doc(1, "Garden", "")]);
+    assert!(t.ids("gardn").is_empty());
+    assert_eq!(t.ids("garden"), [id(1)]);
+}
+
+#[test]
+fn prefix_phrases() {
+    let t = corpus();
+    assert_eq!(t.ids("\"raised be\"*"), [id(2)]);
+    assert_eq!(t.ids("\"orch\"*"), [id(4)]);
+}
+
+#[test]
+fn malformed_queries_are_invalid_query_errors() {
+    let t = corpus();
+    let deep = format!("{}garden{}", "(".repeat(40), ")".repeat(40));
+    let long = "garden ".repeat(MAX_QUERY_BYTES / 7 + 1);
+    let many = (0..100)
+        .map(|n| format!("w{n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let nasty = [
+        "title:",
+        "\"unbalanced",
+        "garden \"north",
+        "(garden",
+        "garden)",
+        "AND",
+        "garden AND",
+        "OR OR",
+        "[a TO b]",
+        "title:[a TO z]",
+        "title: IN [a b]",
+        "title:*",
+        "/gard.*/",
+        "title:/gard.*/",
+        "garden^",
+        "\\",
+        "title:\"",
+        "-",
+        "+",
+        "^2",
+        deep.as_str(),
+        long.as_str(),
+        many.as_str(),
+    ];
+    for query in nasty {
+        match t.index.search(&SearchRequest::new(query, Access::All)) {
+            Err(Error::InvalidQuery { message }) => assert!(!message.is_empty()),
+            other => panic!("{query:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn odd_but_valid_queries_do_not_fail() {
+    let t = corpus();
+    for query in [
+        "garden~",
+        "\"\"",
+        "''",
+        "garden^2 water",
+        "NOT garden",
+        "garden && water",
+        "🌱 garden",
+        "a:b:c",
+        "garden:",
+        "\u{0}",
+        "'north lot'",
+        "((garden))",
+    ] {
+        match t.index.search(&SearchRequest::new(query, Access::All)) {
+            Ok(_) | Err(Error::InvalidQuery { .. }) => {}
+            Err(other) => panic!("{query:?} gave {other:?}"),
+        }
+    }
+    assert_eq!(t.ids("((garden))").len(), 2);
+    assert_eq!(t.ids("'north lot'"), [id(1)]);
+}
+
+#[test]
+fn random_junk_never_panics() {
+    let t = corpus();
+    let pieces = [
+        "garden", "water", "AND", "OR", "NOT", "(", ")", "\"", "'", ":", "title:", "body:", "-",
+        "+", "^", "~", "*", "[", "]", "{", "}", "TO", "IN", "\\", "/", " ", " ", "é", "2", "!",
+        "&&", "||",
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..3_000 {
+        let length = rng.random_range(1..12);
+        let query: String = (0..length)
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        match t
+            .index
+            .search(&SearchRequest::new(query.clone(), Access::All))
+        {
+            Ok(_) | Err(Error::InvalidQuery { .. }) => {}
+            Err(other) => panic!("{query:?} gave {other:?}"),
+        }
+    }
+}

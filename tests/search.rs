@@ -1,0 +1,238 @@
+use serde_json::{Value, json};
+
+use crate::harness::{As, TestNode, eventually, reply, spawn_node};
+
+/// Searches as `who` until the hits' ids are `expected` (in order); returns the last body.
+async fn search_until(node: &TestNode, query: &str, who: As<'_>, expected: &[&str]) -> Value {
+    let path = format!("/api/v1/search?{query}");
+    eventually(
+        &format!("search {query} to return {expected:?}"),
+        || async {
+            let body = node.get_as(&path, who).await.expect(200).body;
+            (ids(&body) == expected).then_some(body)
+        },
+    )
+    .await
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["hits"]
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .map(|h| h["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn search_ranks_filters_facets_and_follows_writes() {
+    let node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let title = node
+        .artifact(
+            "c1",
+            json!({"kind": "proposal", "title": "Community garden proposal",
+            "body": "Raised beds on the north lot.", "dimensions": {"food": 0.9}}),
+        )
+        .await;
+    let body = node
+        .artifact("c1", json!({"kind": "idea", "title": "Water rota",
+            "body": "Someone must water the garden every evening.", "dimensions": {"food": 0.2, "water": 1}}))
+        .await;
+    let other = node
+        .artifact(
+            "c1",
+            json!({"kind": "question", "title": "Who fixes the fence?"}),
+        )
+        .await;
+
+    // A title match beats a body match; hits carry the documented fields.
+    let found = search_until(&node, "q=garden", As::Anonymous, &[&title, &body]).await;
+    let hit = &found["hits"][0];
+    assert_eq!(hit["title"], "Community garden proposal");
+    assert_eq!(hit["kind"], "proposal");
+    assert_eq!(hit["convergence"], "c1");
+    assert!(hit["score"].as_f64().unwrap() > found["hits"][1]["score"].as_f64().unwrap());
+    assert!(
+        hit["snippet"].as_str().unwrap().contains("<b>garden</b>"),
+        "{hit}"
+    );
+    assert_eq!(found["estimated_total"], 2);
+    assert_eq!(found["facets"]["kind"], json!({"idea": 1, "proposal": 1}));
+    assert_eq!(found["facets"]["dimension"], json!({"food": 2, "water": 1}));
+    assert!(found["took_ms"].as_f64().is_some());
+
+    // Stemming, AND by default, phrases, exclusion, filters, pages.
+    search_until(&node, "q=proposals", As::Anonymous, &[&title]).await;
+    search_until(&node, "q=garden+evening", As::Anonymous, &[&body]).await;
+    search_until(&node, "q=%22north+lot%22", As::Anonymous, &[&title]).await;
+    search_until(&node, "q=garden+-rota", As::Anonymous, &[&title]).await;
+    search_until(&node, "q=garden&kind=idea", As::Anonymous, &[&body]).await;
+    search_until(&node, "q=garden&dimension=water", As::Anonymous, &[&body]).await;
+    search_until(
+        &node,
+        "q=garden&convergence=c1&limit=1&offset=1",
+        As::Anonymous,
+        &[&body],
+    )
+    .await;
+
+    // Updates and deletes are followed.
+    node.patch(
+        &format!("/api/v1/artifacts/{other}"),
+        json!({"version": 1, "title": "Garden fence"}),
+    )
+    .await
+    .expect(200);
+    search_until(&node, "q=fence", As::Anonymous, &[&other]).await;
+    node.delete(&format!("/api/v1/artifacts/{title}"))
+        .await
+        .expect(204);
+    search_until(&node, "q=garden", As::Anonymous, &[&other, &body]).await;
+}
+
+#[tokio::test]
+async fn private_artifacts_are_found_only_with_a_token_for_them() {
+    let node = spawn_node().await;
+    node.convergence("open", "public").await;
+    node.convergence("closed", "private").await;
+    let token = node.convergence_token("closed").await;
+    let public = node
+        .artifact("open", json!({"kind": "idea", "title": "Shared compost"}))
+        .await;
+    let private = node
+        .artifact("closed", json!({"kind": "idea", "title": "Secret compost"}))
+        .await;
+
+    let mut both = vec![public.as_str(), private.as_str()];
+    both.sort();
+    let for_token = eventually("both compost artifacts", || async {
+        let body = node
+            .get_as("/api/v1/search?q=compost", As::Token(&token))
+            .await
+            .expect(200)
+            .body;
+        let mut found = ids(&body);
+        found.sort();
+        (found == both).then_some(found)
+    })
+    .await;
+    assert_eq!(for_token.len(), 2);
+    let anonymous = node.get("/api/v1/search?q=compost").await.expect(200).body;
+    assert_eq!(ids(&anonymous), vec![public.clone()]);
+    assert_eq!(anonymous["facets"]["kind"], json!({"idea": 1}));
+    node.get("/api/v1/search?q=compost&convergence=closed")
+        .await
+        .expect_error(404, "not_found");
+
+    // Opening the convergence makes its artifacts public.
+    node.patch(
+        "/api/v1/convergences/closed",
+        json!({"visibility": "public"}),
+    )
+    .await
+    .expect(200);
+    eventually("the opened convergence to be searchable", || async {
+        let body = node.get("/api/v1/search?q=compost").await.expect(200).body;
+        (ids(&body).len() == 2).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_queries_and_parameters_are_400() {
+    let node = spawn_node().await;
+    for query in ["q=title:", "q=%22unbalanced", "q=body:[a+TO+b]"] {
+        let reply = node.get(&format!("/api/v1/search?{query}")).await;
+        assert_eq!(reply.status.as_u16(), 400, "{query}: {}", reply.body);
+        assert_eq!(reply.body["error"]["code"], "invalid_query", "{query}");
+    }
+    for query in [
+        "limit=0",
+        "limit=101",
+        "kind=memo",
+        "offset=x",
+        "offset=10000",
+        "colour=red",
+    ] {
+        node.get(&format!("/api/v1/search?q=a&{query}"))
+            .await
+            .expect_error(400, "invalid_parameter");
+    }
+    let long = "a".repeat(10_000);
+    let reply = reply(
+        node.client
+            .get(node.url("/api/v1/search"))
+            .query(&[("q", long)]),
+    )
+    .await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_missing_index_is_rebuilt_on_start_and_verify_agrees() {
+    let mut node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let mut artifacts: Vec<Value> = (0..30)
+        .map(|i| json!({"key": format!("k{i}"), "kind": "idea", "title": format!("seedling {i}")}))
+        .collect();
+    artifacts[3]["title"] = json!("different");
+    node.post(
+        "/api/v1/convergences/c1/batch",
+        json!({"artifacts": artifacts}),
+    )
+    .await
+    .expect(201);
+    eventually("29 seedlings", || async {
+        let body = node
+            .get("/api/v1/search?q=seedling&limit=100")
+            .await
+            .expect(200)
+            .body;
+        (body["estimated_total"] == 29).then_some(())
+    })
+    .await;
+
+    node.stop().await;
+    std::fs::remove_dir_all(node.data_dir.join("search")).unwrap();
+    node.restart().await;
+    eventually("the rebuilt index", || async {
+        let body = node
+            .get("/api/v1/search?q=seedling&limit=100")
+            .await
+            .expect(200)
+            .body;
+        (body["estimated_total"] == 29).then_some(())
+    })
+    .await;
+
+    let verify = crate::cli::run_kgnode(&node.database, &node.data_dir, &["index", "verify"]).await;
+    assert!(verify.is_ok(), "{verify:?}");
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_database_both_converge() {
+    let node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let (sibling_base, sibling) = node.sibling().await;
+    let id = node
+        .artifact(
+            "c1",
+            json!({"kind": "insight", "title": "Mycelium networks"}),
+        )
+        .await;
+    search_until(&node, "q=mycelium", As::Anonymous, &[&id]).await;
+    eventually("the sibling to index it", || async {
+        let body = reply(
+            node.client
+                .get(format!("{sibling_base}/api/v1/search?q=mycelium")),
+        )
+        .await
+        .body;
+        (ids(&body) == [id.clone()]).then_some(())
+    })
+    .await;
+    sibling.stop().await;
+}
