@@ -402,3 +402,81 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The `kgnode` binary that `cargo test --workspace` builds next to this test binary (see
+/// `node/tests/binary.rs`).
+pub fn kgnode_binary() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("kgnode");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        binary.display()
+    );
+    binary
+}
+
+/// A `kgnode serve` process, killed when dropped.
+pub struct NodeProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl NodeProcess {
+    /// Starts `kgnode serve` on a free port, with `database` and `data_dir`, and waits until it
+    /// is ready.
+    pub async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let base = format!("http://localhost:{port}");
+        let log = if std::env::var_os("TEST_LOG").is_some() {
+            "info"
+        } else {
+            "error"
+        };
+        let child = std::process::Command::new(kgnode_binary())
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--public-url",
+                &base,
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("DATABASE_URL", &database.url)
+            .env("KGNODE_LOG__FILTER", log)
+            .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
+            .env_remove("RUST_LOG")
+            .spawn()
+            .expect("kgnode starts");
+        let process = Self { base, child };
+        let client = reqwest::Client::new();
+        let ready = format!("{}/readyz", process.base);
+        eventually("the node process to be ready", || async {
+            let response = client.get(&ready).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+        process
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

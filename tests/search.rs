@@ -236,3 +236,87 @@ async fn two_nodes_on_one_database_both_converge() {
     .await;
     sibling.stop().await;
 }
+
+#[tokio::test]
+async fn the_index_survives_kill_9_mid_load_and_verifies() {
+    use crate::harness::{NodeProcess, TestDatabase};
+
+    let database = TestDatabase::new();
+    database.create().await;
+    kgnode::db::run_pending(&database.url).await.unwrap();
+    let mut conn = database.connect().await;
+    let (_, token) = kgnode::auth::create_token(&mut conn, None, "crash")
+        .await
+        .unwrap();
+    let data_dir = std::env::temp_dir().join(format!("{}-crash", database.name));
+    let client = reqwest::Client::new();
+
+    let node = NodeProcess::start(&database, &data_dir).await;
+    let created = client
+        .post(format!("{}/api/v1/convergences", node.base))
+        .bearer_auth(&token)
+        .json(&json!({"slug": "c1", "name": "c1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // Many batches in flight; kill the node after a few have landed.
+    let batch = |n: usize| {
+        let artifacts: Vec<Value> = (0..400)
+            .map(|i| {
+                json!({"key": format!("k{i}"), "kind": "idea",
+                            "title": format!("harvest {n} {i}"), "body": "compost and seeds"})
+            })
+            .collect();
+        client
+            .post(format!("{}/api/v1/convergences/c1/batch", node.base))
+            .bearer_auth(&token)
+            .json(&json!({"artifacts": artifacts}))
+            .send()
+    };
+    let mut in_flight: futures_util::stream::FuturesUnordered<_> = (0..12).map(batch).collect();
+    let mut landed = 0;
+    while let Some(result) = futures_util::StreamExt::next(&mut in_flight).await {
+        if result.is_ok_and(|response| response.status() == 201) {
+            landed += 1;
+        }
+        if landed == 4 {
+            break;
+        }
+    }
+    node.kill();
+    drop(in_flight);
+    assert!(landed >= 4);
+
+    // Restart: the follower resumes from the index's last commit and catches up.
+    let node = NodeProcess::start(&database, &data_dir).await;
+    let stored = count_live(&database).await;
+    assert!(stored >= 1600, "{stored}");
+    eventually("the index to hold every stored artifact", || async {
+        let body = reply(client.get(format!("{}/api/v1/search?q=harvest&limit=1", node.base)))
+            .await
+            .body;
+        (body["estimated_total"].as_i64() == Some(stored)).then_some(())
+    })
+    .await;
+    let verify = crate::cli::run_kgnode(&database, &data_dir, &["index", "verify"]).await;
+    assert!(verify.is_ok(), "{verify:?}");
+    node.kill();
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+async fn count_live(database: &crate::harness::TestDatabase) -> i64 {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = database.connect().await;
+    diesel::sql_query("SELECT count(*) AS n FROM artifacts WHERE deleted_at IS NULL")
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
