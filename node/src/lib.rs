@@ -29,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod followers;
 pub mod indexing;
 pub mod service;
 pub mod startup;

@@ -13,7 +13,8 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::api::{self, NodeInfo};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
-use crate::indexing::{IndexingError, SearchFollower, start_search};
+use crate::followers::Follower;
+use crate::indexing::{IndexingError, start_search};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
-    search: SearchFollower,
+    search: Follower,
 }
 
 impl Application {

@@ -1,56 +1,26 @@
 //! The follower thread: opens the index (rebuilding it when needed), then tails the change log.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use kg_search::{IndexLayout, IndexOp, IndexWriterHandle, Opened, Recovery, SearchIndex};
 use secrecy::ExposeSecret;
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::source::{artifacts_of, live_documents};
 use super::{IndexingError, index_settings, rebuild_into};
 use crate::config::Settings;
 use crate::db::{ChangeFeed, ChangeRecord, ConnectError};
+use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
-/// How long the follower sleeps without a notification before it looks anyway.
-const IDLE_POLL: Duration = Duration::from_secs(30);
-/// Pause before the follower retries after an error.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// Changes that may pass without touching the index before the position is committed anyway,
 /// bounding what a restart re-reads.
 const MAX_UNCOMMITTED_CHANGES: i64 = 50_000;
 
-/// The running follower. Dropping it asks the thread to stop; [`SearchFollower::stop`] also
-/// waits for it (and so for the index's writer lock to be released).
-pub struct SearchFollower {
-    shutdown: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl SearchFollower {
-    /// Stops the follower and waits until its thread has ended.
-    pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-}
-
-impl Drop for SearchFollower {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
-}
-
 /// Opens the index under the data directory, replacing an unreadable one by an empty one, and
 /// starts the follower thread, which first fills an empty index from PostgreSQL. Returns the
 /// index, for searching, and the follower.
-pub async fn start_search(
-    settings: &Settings,
-) -> Result<(SearchIndex, SearchFollower), IndexingError> {
+pub async fn start_search(settings: &Settings) -> Result<(SearchIndex, Follower), IndexingError> {
     let layout = IndexLayout::new(&settings.node.data_dir);
     if layout.recover()? == Recovery::SwapCompleted {
         tracing::info!("finished swapping in a rebuilt search index");
@@ -77,73 +47,33 @@ pub async fn start_search(
             None
         }
     };
-    let writer = index.writer()?;
-    let (shutdown, stopped) = watch::channel(false);
-    let job = FollowerJob {
+    let job = SearchJob {
         url: settings.database.url.expose_secret().to_owned(),
         batch: settings.search.batch_size.max(1),
-        writer,
-        stopped,
+        writer: index.writer()?,
+        resume_after,
     };
-    let thread = std::thread::Builder::new()
-        .name("search-follower".into())
-        .spawn(move || job.run(resume_after))?;
-    Ok((
-        index,
-        SearchFollower {
-            shutdown,
-            thread: Some(thread),
-        },
-    ))
+    Ok((index, spawn_follower("search-follower", job)?))
 }
 
-/// Everything the follower thread owns.
-struct FollowerJob {
+/// Everything the search follower thread owns.
+struct SearchJob {
     url: String,
     batch: i64,
     writer: IndexWriterHandle,
-    stopped: watch::Receiver<bool>,
+    /// Where to resume the change log; `None` until the index has been filled.
+    resume_after: Option<i64>,
 }
 
-impl FollowerJob {
-    /// Runs on the follower's own thread: tantivy's writer blocks, so it gets a thread and a
-    /// single-threaded runtime of its own. Errors are logged and retried until shutdown.
-    fn run(mut self, resume_after: Option<i64>) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(error) => {
-                tracing::error!(%error, "search follower cannot start its runtime");
-                return;
-            }
-        };
-        runtime.block_on(async {
-            let mut resume_after = resume_after;
-            while !*self.stopped.borrow() {
-                match self.follow(resume_after).await {
-                    Ok(()) => break,
-                    Err(error) => {
-                        tracing::error!(%error, "search follower failed; retrying");
-                        resume_after = self.writer.committed_position();
-                        let mut stopped = self.stopped.clone();
-                        let _ = tokio::time::timeout(RETRY_PAUSE, stopped.changed()).await;
-                    }
-                }
-            }
-        });
-        if let Err(error) = self.writer.close() {
-            tracing::warn!(%error, "closing the search index writer failed");
-        }
-    }
+impl FollowerJob for SearchJob {
+    type Error = IndexingError;
 
     /// Fills an empty index if need be, then applies changes until shutdown.
-    async fn follow(&mut self, resume_after: Option<i64>) -> Result<(), IndexingError> {
+    async fn run(&mut self, mut stopped: Stopped) -> Result<(), IndexingError> {
         let mut conn = AsyncPgConnection::establish(&self.url)
             .await
             .map_err(ConnectError::from)?;
-        let position = match resume_after {
+        let position = match self.resume_after.or(self.writer.committed_position()) {
             Some(position) => position,
             None => {
                 let position = rebuild_into(&mut conn, &mut self.writer, &log_progress).await?;
@@ -151,20 +81,26 @@ impl FollowerJob {
                 position
             }
         };
+        self.resume_after = Some(position);
         let mut feed = ChangeFeed::open(&self.url, position, self.batch).await?;
-        let mut stopped = self.stopped.clone();
-        loop {
-            let changes = tokio::select! {
-                _ = stopped.changed() => return Ok(()),
-                changes = feed.next(IDLE_POLL) => changes?,
-            };
+        while let Some(changes) = stopped.next_changes(&mut feed).await? {
             let Some(last) = changes.last().map(|change| change.seq) else {
                 continue;
             };
             self.apply(&mut conn, &changes, last).await?;
+            self.resume_after = self.writer.committed_position();
         }
+        Ok(())
     }
 
+    fn finish(self) {
+        if let Err(error) = self.writer.close() {
+            tracing::warn!(%error, "closing the search index writer failed");
+        }
+    }
+}
+
+impl SearchJob {
     /// Turns changes into index operations and commits them with position `last`.
     async fn apply(
         &mut self,

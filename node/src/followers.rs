@@ -1,0 +1,115 @@
+//! What every change-log follower shares: a thread of its own with a single-threaded runtime,
+//! a shutdown signal, retries after errors, and the wait for the next changes.
+//!
+//! Followers run on their own threads so that blocking work (tantivy commits, bulk loads) never
+//! stalls the HTTP workers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::db::{ChangeFeed, ChangeRecord};
+
+/// How long a follower sleeps without a notification before it looks anyway.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+/// Pause before a follower retries after an error.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// A running follower. Dropping it asks the thread to stop; [`Follower::stop`] also waits for
+/// it.
+pub struct Follower {
+    shutdown: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Stops the follower and waits until its thread has ended.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// The side of the shutdown signal a follower watches.
+#[derive(Clone)]
+pub(crate) struct Stopped(watch::Receiver<bool>);
+
+impl Stopped {
+    fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// The next changes of `feed`, or `None` once shutdown is asked for.
+    pub async fn next_changes(
+        &mut self,
+        feed: &mut ChangeFeed,
+    ) -> diesel::QueryResult<Option<Vec<ChangeRecord>>> {
+        tokio::select! {
+            _ = self.0.changed() => Ok(None),
+            changes = feed.next(IDLE_POLL) => changes.map(Some),
+        }
+    }
+
+    async fn pause(&mut self) {
+        let _ = tokio::time::timeout(RETRY_PAUSE, self.0.changed()).await;
+    }
+}
+
+/// Work a follower thread does: `run` is called again after it fails, until it returns `Ok`
+/// (on shutdown) or shutdown is asked for; `finish` runs once at the end.
+pub(crate) trait FollowerJob: Send + 'static {
+    /// The job's error.
+    type Error: std::fmt::Display;
+
+    /// Follows until shutdown (`Ok`) or an error.
+    fn run(&mut self, stopped: Stopped) -> impl Future<Output = Result<(), Self::Error>>;
+
+    /// Releases what the job holds.
+    fn finish(self);
+}
+
+/// Starts `job` on a thread named `name`.
+pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io::Result<Follower> {
+    let (shutdown, receiver) = watch::channel(false);
+    let label = name.to_owned();
+    let thread = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, follower = %label, "cannot start the follower's runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async {
+                let mut stopped = Stopped(receiver);
+                while !stopped.is_set() {
+                    match job.run(stopped.clone()).await {
+                        Ok(()) => break,
+                        Err(error) => {
+                            tracing::error!(%error, follower = %label, "follower failed; retrying");
+                            stopped.pause().await;
+                        }
+                    }
+                }
+            });
+            job.finish();
+        })?;
+    Ok(Follower {
+        shutdown,
+        thread: Some(thread),
+    })
+}
