@@ -130,10 +130,20 @@ async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> (String, 
         .expect("node starts");
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
-    (
-        format!("http://localhost:{port}"),
-        RunningServer { handle, task },
-    )
+    let base = format!("http://localhost:{port}");
+    wait_until_ready(&base).await;
+    (base, RunningServer { handle, task })
+}
+
+/// Waits until `/readyz` answers 200 (the graph is loaded).
+async fn wait_until_ready(base: &str) {
+    let client = reqwest::Client::new();
+    let ready = format!("{base}/readyz");
+    eventually("the node to be ready", || async {
+        let response = client.get(&ready).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
 }
 
 /// Starts a node with a fresh database and a node-wide token.
@@ -457,13 +467,7 @@ impl NodeProcess {
             .spawn()
             .expect("kgnode starts");
         let process = Self { base, child };
-        let client = reqwest::Client::new();
-        let ready = format!("{}/readyz", process.base);
-        eventually("the node process to be ready", || async {
-            let response = client.get(&ready).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
-        .await;
+        wait_until_ready(&process.base).await;
         process
     }
 

@@ -30,6 +30,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod followers;
+pub mod graphing;
 pub mod indexing;
 pub mod service;
 pub mod startup;

@@ -1,11 +1,13 @@
 //! Start-up: prepare the database, build the HTTP server, run it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpServer, web};
+use kg_graph::GraphStore;
 use kg_search::SearchIndex;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -14,6 +16,7 @@ use crate::api::{self, NodeInfo};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::followers::Follower;
+use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, start_search};
 
 /// Why the node could not start.
@@ -28,6 +31,9 @@ pub enum StartupError {
     /// The search index could not be opened or its follower started.
     #[error(transparent)]
     Indexing(#[from] IndexingError),
+    /// The graph follower could not be started.
+    #[error(transparent)]
+    Graphing(#[from] GraphingError),
     /// The data directory could not be created or the port bound.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -39,6 +45,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     search: Follower,
+    graph: Follower,
 }
 
 impl Application {
@@ -70,13 +77,15 @@ impl Application {
             expected_migrations: db::embedded_versions(),
         };
         let (index, search) = start_search(&settings).await?;
-        let server = serve(listener, pool.clone(), node, index, &settings)?;
+        let (store, graph) = start_graph(&settings)?;
+        let server = serve(listener, pool.clone(), node, index, store, &settings)?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
             server,
             pool,
             search,
+            graph,
         })
     }
 
@@ -100,6 +109,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.search.stop().await;
+        self.graph.stop().await;
         served
     }
 }
@@ -109,10 +119,12 @@ fn serve(
     pool: DbPool,
     node: NodeInfo,
     index: SearchIndex,
+    store: Arc<GraphStore>,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let index = web::Data::new(index);
+    let store = web::Data::from(store);
     let node = web::Data::new(node);
     let http = settings.http.clone();
     let mut server = HttpServer::new(move || {
@@ -139,6 +151,7 @@ fn serve(
             .app_data(pool.clone())
             .app_data(node.clone())
             .app_data(index.clone())
+            .app_data(store.clone())
             .configure(move |cfg| api::configure(cfg, &http))
             .default_service(web::to(api::route_not_found))
     });

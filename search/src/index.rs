@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::document::SearchDocument;
 use crate::error::{Error, Result};
 use crate::schema::{self, Fields, ID_HI, ID_LO, TITLE, VERSION};
-use crate::search::{self, SearchContext, SearchRequest, SearchResults};
+use crate::search::{self, ColumnCache, SearchContext, SearchRequest, SearchResults};
 use crate::settings::{IndexSettings, MIN_WRITER_MEMORY_BYTES};
 use crate::writer::IndexWriterHandle;
 
@@ -50,6 +50,7 @@ struct Inner {
     fields: Fields,
     analyzer: TextAnalyzer,
     settings: IndexSettings,
+    columns: Arc<ColumnCache>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -146,6 +147,7 @@ impl SearchIndex {
                 fields,
                 analyzer,
                 settings,
+                columns: Arc::default(),
             }),
         })
     }
@@ -206,6 +208,7 @@ impl SearchIndex {
             fields: &self.inner.fields,
             analyzer: &self.inner.analyzer,
             typo_tolerance: self.inner.settings.typo_tolerance,
+            columns: &self.inner.columns,
         };
         search::execute(&context, &self.inner.reader.searcher(), request)
     }

@@ -67,9 +67,10 @@
 //!
 //! Words are analyzed like the indexed text: split on non-alphanumerics, lower-cased, tokens
 //! over 40 bytes dropped, stemmed in the index's language, so `proposals` finds `proposal`.
-//! With typo tolerance on, an unquoted word of at least [`FUZZY_MIN_CHARS`] characters also
-//! matches words one edit away, with a constant score below a typical exact match (fuzzy matches
-//! are not highlighted). Ranges, sets, regular expressions, other field names and texts over
+//! With typo tolerance on, an unquoted word of at least [`FUZZY_MIN_CHARS`] characters that
+//! occurs in at most [`FUZZY_MAX_DOCS`] documents (so probably misspelled) also matches words
+//! one edit away, with a constant score below a typical exact match (fuzzy matches are not
+//! highlighted). Ranges, sets, regular expressions, other field names and texts over
 //! [`MAX_QUERY_BYTES`] are refused with [`Error::InvalidQuery`], as are syntax errors.
 //!
 //! ## Ranking
@@ -115,7 +116,7 @@ pub use document::{IndexOp, SearchDocument, Visibility};
 pub use error::{Error, Result};
 pub use index::{Opened, SearchIndex};
 pub use layout::{IndexLayout, LIVE_DIR, RETIRED_DIR, Recovery, STAGING_DIR};
-pub use query::{FUZZY_MIN_CHARS, MAX_QUERY_BYTES, TITLE_BOOST};
+pub use query::{FUZZY_MAX_DOCS, FUZZY_MIN_CHARS, MAX_QUERY_BYTES, TITLE_BOOST};
 pub use search::{
     Access, DEFAULT_FACET_VALUES, DEFAULT_LIMIT, FacetCount, Facets, MAX_LIMIT, MAX_RESULT_WINDOW,
     SearchHit, SearchRequest, SearchResults,

@@ -7,7 +7,6 @@
 //! may be named, and features that make no sense here (ranges, sets, regular expressions,
 //! `field:*`) are refused with a message instead of silently matching nothing.
 
-use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, PhraseQuery,
     Query, TermQuery,
@@ -15,6 +14,7 @@ use tantivy::query::{
 use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
+use tantivy::{Searcher, Term};
 
 use crate::error::{Error, Result};
 use crate::exclusion::ForwardOnly;
@@ -24,8 +24,14 @@ use crate::schema::{BODY, Fields, TITLE};
 pub const TITLE_BOOST: f32 = 3.0;
 
 /// Unquoted words of at least this many characters also match words one edit (insertion,
-/// deletion, substitution or transposition) away, when typo tolerance is on.
+/// deletion, substitution or transposition) away, when typo tolerance is on and the word itself
+/// is rare (see [`FUZZY_MAX_DOCS`]).
 pub const FUZZY_MIN_CHARS: usize = 5;
+
+/// Typo tolerance applies to a word found in at most this many documents: a word that is common
+/// in the index is taken as spelled on purpose. (Expanding every word would also match its many
+/// correct neighbours, `form` for `from`, and cost a pass over all of their postings.)
+pub const FUZZY_MAX_DOCS: u64 = 10;
 
 /// Longest accepted query text, in bytes.
 pub const MAX_QUERY_BYTES: usize = 2_048;
@@ -43,6 +49,7 @@ const FUZZY_WEIGHT: f32 = 0.5;
 /// Turns query text into tantivy queries.
 pub(crate) struct QueryBuilder<'a> {
     fields: &'a Fields,
+    searcher: &'a Searcher,
     analyzer: TextAnalyzer,
     typo_tolerance: bool,
     clauses: usize,
@@ -58,10 +65,17 @@ pub(crate) struct ParsedQuery {
 }
 
 impl<'a> QueryBuilder<'a> {
-    /// A builder that analyzes words with `analyzer` (the one the text fields use).
-    pub fn new(fields: &'a Fields, analyzer: TextAnalyzer, typo_tolerance: bool) -> Self {
+    /// A builder that analyzes words with `analyzer` (the one the text fields use) and looks up
+    /// word frequencies in `searcher`.
+    pub fn new(
+        fields: &'a Fields,
+        searcher: &'a Searcher,
+        analyzer: TextAnalyzer,
+        typo_tolerance: bool,
+    ) -> Self {
         Self {
             fields,
+            searcher,
             analyzer,
             typo_tolerance,
             clauses: 0,
@@ -188,7 +202,8 @@ impl<'a> QueryBuilder<'a> {
             && literal.delimiter == Delimiter::None
             && !literal.prefix
             && tokens.len() == 1
-            && literal.phrase.chars().count() >= FUZZY_MIN_CHARS;
+            && literal.phrase.chars().count() >= FUZZY_MIN_CHARS
+            && self.is_rare(targets, &tokens[0].1)?;
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for &(field, boost) in targets {
             let terms: Vec<(usize, Term)> = tokens
@@ -218,6 +233,17 @@ impl<'a> QueryBuilder<'a> {
         } else {
             Box::new(BooleanQuery::new(per_field))
         }))
+    }
+
+    /// True when the token occurs in at most [`FUZZY_MAX_DOCS`] documents (counted per field).
+    fn is_rare(&self, targets: &[(Field, f32)], token: &str) -> Result<bool> {
+        let mut documents = 0;
+        for (field, _) in targets {
+            documents += self
+                .searcher
+                .doc_freq(&Term::from_field_text(*field, token))?;
+        }
+        Ok(documents <= FUZZY_MAX_DOCS)
     }
 
     /// The analyzed tokens of a word or phrase, with their positions.

@@ -1,15 +1,16 @@
 //! Searching: requests, access filters, ranking, facets, snippets.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::sort_key::{Comparator, NaturalComparator};
 use tantivy::collector::{
-    Collector, SegmentCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs,
+    Collector, SegmentCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer,
 };
-use tantivy::columnar::{ColumnValues, StrColumn};
+use tantivy::columnar::{Column, ColumnValues, StrColumn};
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
@@ -150,6 +151,66 @@ pub(crate) struct SearchContext<'a> {
     pub fields: &'a Fields,
     pub analyzer: &'a TextAnalyzer,
     pub typo_tolerance: bool,
+    pub columns: &'a Arc<ColumnCache>,
+}
+
+/// The fast-field columns a search reads, opened once per segment.
+pub(crate) struct SegmentColumns {
+    id_hi: Arc<dyn ColumnValues<u64>>,
+    id_lo: Arc<dyn ColumnValues<u64>>,
+    dimension_keys: Column<u64>,
+    kind: Option<StrColumn>,
+    dimension: Option<StrColumn>,
+}
+
+impl SegmentColumns {
+    fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
+        let fast = segment.fast_fields();
+        Ok(Self {
+            id_hi: fast.u64(ID_HI)?.first_or_default_col(0),
+            id_lo: fast.u64(ID_LO)?.first_or_default_col(0),
+            dimension_keys: fast.u64(DIMENSION_KEY)?,
+            kind: fast.str(KIND)?,
+            dimension: fast.str(DIMENSION)?,
+        })
+    }
+}
+
+/// Opened columns by segment. Opening a column reads and decodes its headers and dictionary,
+/// which costs tens of microseconds; segments never change once written, so each is opened once.
+#[derive(Default)]
+pub(crate) struct ColumnCache {
+    segments: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
+}
+
+impl ColumnCache {
+    fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<SegmentColumns>> {
+        let id = segment.segment_id();
+        if let Some(columns) = self.lock().get(&id) {
+            return Ok(Arc::clone(columns));
+        }
+        let columns = Arc::new(SegmentColumns::open(segment)?);
+        self.lock().insert(id, Arc::clone(&columns));
+        Ok(columns)
+    }
+
+    /// Forgets segments that `searcher` no longer has (merged away).
+    fn prune(&self, searcher: &Searcher) {
+        let mut segments = self.lock();
+        if segments.len() > searcher.segment_readers().len() {
+            let live: HashSet<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(SegmentReader::segment_id)
+                .collect();
+            segments.retain(|id, _| live.contains(id));
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
+        // The map stays consistent even if a holder panicked: entries are inserted whole.
+        self.segments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Runs a search on one searcher (one consistent snapshot of the index).
@@ -169,8 +230,13 @@ pub(crate) fn execute(
         });
     }
     let fields = context.fields;
-    let parsed = QueryBuilder::new(fields, context.analyzer.clone(), context.typo_tolerance)
-        .parse(&request.query)?;
+    let parsed = QueryBuilder::new(
+        fields,
+        searcher,
+        context.analyzer.clone(),
+        context.typo_tolerance,
+    )
+    .parse(&request.query)?;
     let query: Box<dyn Query> = match filter(fields, request) {
         Some(filter) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, parsed.query.box_clone()),
@@ -188,14 +254,19 @@ pub(crate) fn execute(
         .collect();
     dimension_hashes.sort_unstable();
     dimension_hashes.dedup();
+    context.columns.prune(searcher);
     let ranker = Ranker {
+        columns: Arc::clone(context.columns),
         dimension_hashes: Arc::new(dimension_hashes),
         constant_score: parsed.matches_all,
     };
     let top = TopDocs::with_limit(request.limit)
         .and_offset(request.offset)
         .order_by(ranker);
-    let (top_docs, tally) = searcher.search(&*query, &(top, FacetCollector))?;
+    let facets = FacetCollector {
+        columns: context.columns,
+    };
+    let (top_docs, tally) = searcher.search(&*query, &(top, facets))?;
 
     let snippets = if parsed.matches_all {
         None
@@ -248,25 +319,47 @@ pub(crate) fn execute(
 }
 
 /// The filter clauses of a request, or `None` when it has none.
+/// Sets of at most this many terms are matched as a union of their posting lists, which can be
+/// skipped through; larger ones as one bit set built from all their postings.
+const MAX_UNION_TERMS: usize = 16;
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+/// Matches documents with any of `terms`.
+fn any_term(terms: Vec<Term>) -> Box<dyn Query> {
+    if terms.len() > MAX_UNION_TERMS {
+        return Box::new(TermSetQuery::new(terms));
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = terms
+        .into_iter()
+        .map(|term| (Occur::Should, term_query(term)))
+        .collect();
+    if clauses.len() == 1 {
+        return clauses.remove(0).1;
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
 fn filter(fields: &Fields, request: &SearchRequest) -> Option<Box<dyn Query>> {
-    let term_query =
-        |term: Term| Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>;
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if let Access::PublicAnd(convergences) = &request.access {
         let public = term_query(Term::from_field_bool(fields.public, true));
         if convergences.is_empty() {
             must.push((Occur::Must, public));
         } else {
-            let readable = TermSetQuery::new(
+            let readable = any_term(
                 convergences
                     .iter()
-                    .map(|id| schema::convergence_term(fields, *id)),
+                    .map(|id| schema::convergence_term(fields, *id))
+                    .collect(),
             );
             must.push((
                 Occur::Must,
                 Box::new(BooleanQuery::new(vec![
                     (Occur::Should, public),
-                    (Occur::Should, Box::new(readable) as Box<dyn Query>),
+                    (Occur::Should, readable),
                 ])),
             ));
         }
@@ -281,8 +374,9 @@ fn filter(fields: &Fields, request: &SearchRequest) -> Option<Box<dyn Query>> {
         let kinds = request
             .kinds
             .iter()
-            .map(|kind| Term::from_field_text(fields.kind, kind));
-        must.push((Occur::Must, Box::new(TermSetQuery::new(kinds))));
+            .map(|kind| Term::from_field_text(fields.kind, kind))
+            .collect();
+        must.push((Occur::Must, any_term(kinds)));
     }
     for dimension in &request.dimensions {
         must.push((
@@ -407,6 +501,7 @@ struct RankKey {
 
 /// Computes [`RankKey`]s: the query score, scaled by the weight of the filtered dimensions.
 struct Ranker {
+    columns: Arc<ColumnCache>,
     dimension_hashes: Arc<Vec<u64>>,
     /// The query has no words (blank, `*`, only exclusions): every match scores 1. (tantivy
     /// drops an all-documents clause from an intersection, score included.)
@@ -414,9 +509,9 @@ struct Ranker {
 }
 
 struct SegmentRanker {
-    id_hi: Arc<dyn ColumnValues<u64>>,
-    id_lo: Arc<dyn ColumnValues<u64>>,
-    dimension_keys: Option<tantivy::columnar::Column<u64>>,
+    columns: Arc<SegmentColumns>,
+    /// Whether dimension weights scale scores (some dimension was requested).
+    weighted: bool,
     dimension_hashes: Arc<Vec<u64>>,
     constant_score: bool,
 }
@@ -434,19 +529,39 @@ impl SortKeyComputer for Ranker {
         &self,
         segment_reader: &SegmentReader,
     ) -> tantivy::Result<SegmentRanker> {
-        let fast = segment_reader.fast_fields();
-        let dimension_keys = if self.dimension_hashes.is_empty() {
-            None
-        } else {
-            Some(fast.u64(DIMENSION_KEY)?)
-        };
         Ok(SegmentRanker {
-            id_hi: fast.u64(ID_HI)?.first_or_default_col(0),
-            id_lo: fast.u64(ID_LO)?.first_or_default_col(0),
-            dimension_keys,
+            columns: self.columns.get(segment_reader)?,
+            weighted: !self.dimension_hashes.is_empty(),
             dimension_hashes: Arc::clone(&self.dimension_hashes),
             constant_score: self.constant_score,
         })
+    }
+}
+
+impl SegmentRanker {
+    fn score(&self, doc: DocId, score: Score) -> Score {
+        let score = if self.constant_score { 1.0 } else { score };
+        if !self.weighted {
+            return score;
+        }
+        let total: f32 = self
+            .columns
+            .dimension_keys
+            .values_for_doc(doc)
+            .filter_map(|key| {
+                self.dimension_hashes
+                    .iter()
+                    .find_map(|hash| weight_in_key(key, *hash))
+            })
+            .sum();
+        score * (1.0 + total / self.dimension_hashes.len() as f32)
+    }
+
+    fn id(&self, doc: DocId) -> Reverse<u128> {
+        let columns = &self.columns;
+        Reverse(
+            (u128::from(columns.id_hi.get_val(doc)) << 64) | u128::from(columns.id_lo.get_val(doc)),
+        )
     }
 }
 
@@ -456,26 +571,27 @@ impl SegmentSortKeyComputer for SegmentRanker {
     type SegmentComparator = NaturalComparator;
 
     fn segment_sort_key(&mut self, doc: DocId, score: Score) -> RankKey {
-        let id = (u128::from(self.id_hi.get_val(doc)) << 64) | u128::from(self.id_lo.get_val(doc));
-        let score = if self.constant_score { 1.0 } else { score };
-        let score = match &self.dimension_keys {
-            Some(keys) => {
-                let total: f32 = keys
-                    .values_for_doc(doc)
-                    .filter_map(|key| {
-                        self.dimension_hashes
-                            .iter()
-                            .find_map(|hash| weight_in_key(key, *hash))
-                    })
-                    .sum();
-                score * (1.0 + total / self.dimension_hashes.len() as f32)
-            }
-            None => score,
-        };
         RankKey {
-            score,
-            id: Reverse(id),
+            score: self.score(doc, score),
+            id: self.id(doc),
         }
+    }
+
+    /// Reads the id only for documents whose score can enter the top: most cannot.
+    fn compute_sort_key_and_collect<C: Comparator<RankKey>>(
+        &mut self,
+        doc: DocId,
+        score: Score,
+        top_n_computer: &mut TopNComputer<RankKey, DocId, C>,
+    ) {
+        let score = self.score(doc, score);
+        if let Some(threshold) = &top_n_computer.threshold
+            && score < threshold.score
+        {
+            return;
+        }
+        let id = self.id(doc);
+        top_n_computer.push(RankKey { score, id }, doc);
     }
 
     fn convert_segment_sort_key(&self, key: RankKey) -> RankKey {
@@ -484,7 +600,9 @@ impl SegmentSortKeyComputer for SegmentRanker {
 }
 
 /// Counts matching documents by kind and by dimension, over every match.
-struct FacetCollector;
+struct FacetCollector<'a> {
+    columns: &'a ColumnCache,
+}
 
 /// Counts of one segment, or of all of them once merged.
 #[derive(Default)]
@@ -501,14 +619,11 @@ struct FacetSegmentCollector {
     dimension: Option<(StrColumn, Vec<u64>)>,
 }
 
-fn ordinal_counter(column: Option<StrColumn>) -> Option<(StrColumn, Vec<u64>)> {
-    column.map(|column| {
-        let terms = column.num_terms();
-        (column, vec![0; terms])
-    })
+fn ordinal_counter(column: Option<&StrColumn>) -> Option<(StrColumn, Vec<u64>)> {
+    column.map(|column| (column.clone(), vec![0; column.num_terms()]))
 }
 
-impl Collector for FacetCollector {
+impl Collector for FacetCollector<'_> {
     type Fruit = FacetTally;
     type Child = FacetSegmentCollector;
 
@@ -517,11 +632,11 @@ impl Collector for FacetCollector {
         _segment_local_id: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegmentCollector> {
-        let fast = segment.fast_fields();
+        let columns = self.columns.get(segment)?;
         Ok(FacetSegmentCollector {
             matched: 0,
-            kind: ordinal_counter(fast.str(KIND)?),
-            dimension: ordinal_counter(fast.str(DIMENSION)?),
+            kind: ordinal_counter(columns.kind.as_ref()),
+            dimension: ordinal_counter(columns.dimension.as_ref()),
         })
     }
 
@@ -561,15 +676,21 @@ fn count_ordinals(counter: &mut Option<(StrColumn, Vec<u64>)>, doc: DocId) {
 fn resolve_ordinals(counter: Option<(StrColumn, Vec<u64>)>) -> io::Result<HashMap<String, u64>> {
     let mut values = HashMap::new();
     if let Some((column, counts)) = counter {
-        for (ordinal, count) in counts.into_iter().enumerate() {
-            if count == 0 {
-                continue;
-            }
-            let mut value = String::new();
-            if column.ord_to_str(ordinal as u64, &mut value)? {
-                values.insert(value, count);
-            }
-        }
+        // One pass over the dictionary for all counted ordinals (ascending, as it requires):
+        // resolving them one by one costs a block scan each.
+        let (ordinals, counts): (Vec<u64>, Vec<u64>) = counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
+            .map(|(ordinal, count)| (ordinal as u64, count))
+            .unzip();
+        let mut names = Vec::with_capacity(ordinals.len());
+        column
+            .dictionary()
+            .sorted_ords_to_term_cb(&ordinals, |bytes| {
+                names.push(String::from_utf8_lossy(bytes).into_owned());
+            })?;
+        values.extend(names.into_iter().zip(counts));
     }
     Ok(values)
 }

@@ -23,8 +23,9 @@ pub struct IndexSettings {
     /// [`MIN_WRITER_MEMORY_BYTES`]; default [`DEFAULT_WRITER_MEMORY_BYTES`]). A bigger budget
     /// makes fewer, larger segments during bulk loads.
     pub writer_memory_bytes: usize,
-    /// Whether unquoted words of at least [`FUZZY_MIN_CHARS`](crate::FUZZY_MIN_CHARS)
-    /// characters also match words one edit away (default true).
+    /// Whether rare unquoted words of at least [`FUZZY_MIN_CHARS`](crate::FUZZY_MIN_CHARS)
+    /// characters also match words one edit away (default true; see
+    /// [`FUZZY_MAX_DOCS`](crate::FUZZY_MAX_DOCS)).
     pub typo_tolerance: bool,
 }
 

@@ -5,6 +5,8 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use kg_graph::GraphStore;
+
 use crate::db::{DbPool, applied_versions};
 use crate::error::{Error, ErrorBody, Result};
 
@@ -24,6 +26,8 @@ pub struct NotReadyResponse {
     pub status: &'static str,
     /// Migrations this binary has that the database lacks.
     pub pending_migrations: Vec<String>,
+    /// Whether the in-memory graph has finished loading.
+    pub graph_loaded: bool,
 }
 
 /// The process is up.
@@ -33,12 +37,16 @@ pub async fn healthz() -> web::Json<HealthResponse> {
     web::Json(HealthResponse { status: "ok" })
 }
 
-/// The database is reachable and its schema is current.
+/// The database is reachable, its schema is current and the graph is loaded.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = HealthResponse),
-        (status = 503, description = "Database unreachable or migrations pending", body = NotReadyResponse),
+        (status = 503, description = "Migrations pending or graph loading", body = NotReadyResponse),
         (status = 503, description = "Database unreachable", body = ErrorBody)))]
-pub async fn readyz(pool: web::Data<DbPool>, node: web::Data<NodeInfo>) -> Result<HttpResponse> {
+pub async fn readyz(
+    pool: web::Data<DbPool>,
+    node: web::Data<NodeInfo>,
+    graph: web::Data<GraphStore>,
+) -> Result<HttpResponse> {
     let mut conn = pool.get().await?;
     diesel::sql_query("SELECT 1")
         .execute(&mut conn)
@@ -53,12 +61,14 @@ pub async fn readyz(pool: web::Data<DbPool>, node: web::Data<NodeInfo>) -> Resul
         .filter(|version| !applied.contains(version))
         .cloned()
         .collect();
-    if pending.is_empty() {
+    let graph_loaded = graph.applied_seq().is_some();
+    if pending.is_empty() && graph_loaded {
         Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
     } else {
         Ok(HttpResponse::ServiceUnavailable().json(NotReadyResponse {
             status: "not_ready",
             pending_migrations: pending,
+            graph_loaded,
         }))
     }
 }

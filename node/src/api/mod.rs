@@ -5,6 +5,7 @@ mod batch;
 mod convergences;
 mod dimensions;
 mod fallback;
+mod graph;
 mod health;
 mod json;
 mod openapi;
@@ -80,6 +81,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
                     .get(relationships::list_artifact_relationships),
             )
             .service(resource("/search", "GET").get(search::search))
+            .service(resource("/graph/neighborhood/{id}", "GET").get(graph::neighborhood))
+            .service(resource("/graph/path", "GET").get(graph::shortest_path))
+            .service(resource("/graph/centrality", "GET").get(graph::centrality))
+            .service(resource("/graph/components", "GET").get(graph::components))
+            .service(resource("/graph/export", "GET").get(graph::export))
             .service(resource("/relationships", "POST").post(relationships::create_relationship))
             .service(
                 resource("/relationships/{id}", "GET, DELETE")

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::domain::Direction;
 
-use super::{artifacts, batch, convergences, dimensions, health, relationships, search};
+use super::{artifacts, batch, convergences, dimensions, graph, health, relationships, search};
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
 #[derive(OpenApi)]
@@ -38,6 +38,11 @@ use super::{artifacts, batch, convergences, dimensions, health, relationships, s
         relationships::delete_relationship,
         relationships::list_artifact_relationships,
         search::search,
+        graph::neighborhood,
+        graph::shortest_path,
+        graph::centrality,
+        graph::components,
+        graph::export,
     ),
     components(schemas(Direction)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -46,6 +51,7 @@ use super::{artifacts, batch, convergences, dimensions, health, relationships, s
         (name = "artifacts", description = "Knowledge artifacts and atomic batches"),
         (name = "relationships", description = "Typed, weighted edges between artifacts"),
         (name = "search", description = "Ranked full-text search"),
+        (name = "graph", description = "Traversals and analytics on the in-memory graph"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -102,6 +102,8 @@ pub struct ChangeRecord {
     pub payload: serde_json::Value,
     /// When the change was committed (transaction time).
     pub recorded_at: DateTime<Utc>,
+    /// The writing transaction; its rows are contiguous in the log.
+    pub transaction_id: i64,
 }
 
 #[derive(Insertable)]
@@ -224,17 +226,42 @@ async fn apply_counter_deltas(
     Ok(())
 }
 
-/// Reads up to `limit` changes with `seq > after`, in order. Followers call this in a loop.
+/// Reads the changes with `seq > after`, in order: about `limit` of them, never ending in the
+/// middle of a transaction (the last transaction read is completed even past `limit`), so a
+/// follower that applies what it reads at once never shows half a transaction.
 pub async fn read_changes(
     conn: &mut AsyncPgConnection,
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<ChangeRecord>> {
-    change_log::table
+    let mut changes: Vec<ChangeRecord> = change_log::table
         .filter(change_log::seq.gt(after))
         .order(change_log::seq.asc())
         .limit(limit)
         .select(ChangeRecord::as_select())
         .load(conn)
-        .await
+        .await?;
+    if let Some(last) = changes.last().filter(|_| changes.len() as i64 == limit) {
+        let rest: Vec<ChangeRecord> = change_log::table
+            .filter(change_log::seq.gt(last.seq))
+            .filter(change_log::transaction_id.eq(last.transaction_id))
+            .order(change_log::seq.asc())
+            .select(ChangeRecord::as_select())
+            .load(conn)
+            .await?;
+        changes.extend(rest);
+    }
+    Ok(changes)
+}
+
+/// The change-log position matching the snapshot of the current transaction: every change up to
+/// it is visible, none after (sequence numbers are handed out in commit order). Read it first in
+/// a `REPEATABLE READ` transaction that loads a follower's initial state, then follow the log
+/// from it.
+pub async fn snapshot_position(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    let position: Option<i64> = change_log::table
+        .select(diesel::dsl::max(change_log::seq))
+        .first(conn)
+        .await?;
+    Ok(position.unwrap_or(0))
 }

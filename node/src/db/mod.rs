@@ -9,7 +9,9 @@ pub(crate) mod schema;
 
 pub use change_feed::ChangeFeed;
 pub(crate) use change_log::Outbox;
-pub use change_log::{Change, ChangeEntity, ChangeOperation, ChangeRecord, read_changes};
+pub use change_log::{
+    Change, ChangeEntity, ChangeOperation, ChangeRecord, read_changes, snapshot_position,
+};
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists};

@@ -54,6 +54,7 @@ diesel::table! {
         convergence_id -> Uuid,
         payload -> Jsonb,
         recorded_at -> Timestamptz,
+        transaction_id -> Int8,
     }
 }
 

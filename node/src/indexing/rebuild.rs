@@ -7,8 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kg_search::{IndexLayout, IndexOp, IndexSettings, IndexWriterHandle, SearchIndex};
 
 use super::IndexingError;
-use super::source::{page_of_documents, snapshot_position};
+use super::source::page_of_documents;
 use crate::db::schema::artifacts;
+use crate::db::snapshot_position;
 
 /// Documents read from PostgreSQL and committed to the index per step of a rebuild.
 const REBUILD_PAGE: i64 = 10_000;

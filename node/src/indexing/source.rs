@@ -113,14 +113,3 @@ pub(super) async fn live_versions(conn: &mut AsyncPgConnection) -> QueryResult<H
         .map(|(id, version)| (id, i64::from(version)))
         .collect())
 }
-
-/// The change-log position matching the snapshot of the current transaction: every change up
-/// to it is visible, none after (sequence numbers are handed out in commit order).
-pub(super) async fn snapshot_position(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-    use crate::db::schema::change_log;
-    let position: Option<i64> = change_log::table
-        .select(diesel::dsl::max(change_log::seq))
-        .first(conn)
-        .await?;
-    Ok(position.unwrap_or(0))
-}

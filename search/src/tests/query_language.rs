@@ -154,6 +154,22 @@ fn exact_matches_rank_above_typo_matches() {
 }
 
 #[test]
+fn words_common_in_the_index_are_taken_as_spelled() {
+    let mut t = TestIndex::new();
+    let mut docs: Vec<SearchDocument> = (1..=crate::FUZZY_MAX_DOCS as u128 + 1)
+        .map(|n| doc(n, "Garden", ""))
+        .collect();
+    docs.push(doc(100, "Harden", ""));
+    t.add(docs);
+    // "garden" is common: no expansion to "harden".
+    assert!(!t.ids("garden").contains(&id(100)));
+    // "harden" is rare: it also finds the gardens, after itself.
+    let found = t.ids("harden");
+    assert_eq!(found.len() as u64, crate::FUZZY_MAX_DOCS + 2);
+    assert_eq!(found[0], id(100));
+}
+
+#[test]
 fn typo_tolerance_can_be_switched_off() {
     let mut t = TestIndex::with_settings(IndexSettings {
         typo_tolerance: false,

@@ -185,3 +185,114 @@ fn a_second_reader_sees_commits_after_reload() {
     t.add(vec![doc(2, "Garden", "")]);
     assert_eq!(clone.num_docs(), 2);
 }
+
+#[test]
+fn merges_keep_the_position_and_every_document() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (index, _) = SearchIndex::open_or_create(dir.path(), IndexSettings::default()).unwrap();
+        let mut writer = index.writer().unwrap();
+        for n in 1..=30u128 {
+            writer
+                .apply(vec![IndexOp::Upsert(doc(n, "Garden", ""))], n as i64)
+                .unwrap();
+        }
+        // Waits for the merges the thirty small segments set off.
+        writer.close().unwrap();
+    }
+    let (index, opened) =
+        SearchIndex::open_or_create(dir.path(), IndexSettings::default()).unwrap();
+    assert_eq!(opened, Opened::Existing { position: Some(30) });
+    assert_eq!(index.all_versions().unwrap().len(), 30);
+    assert_eq!(index.num_docs(), 30);
+}
+
+#[test]
+fn handles_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<SearchIndex>();
+    send::<IndexWriterHandle>();
+}
+
+/// Environment variable that turns the test below into the writer it kills.
+const CRASH_CHILD: &str = "KG_SEARCH_CRASH_CHILD_DIR";
+const CRASH_BATCH: u128 = 200;
+
+/// Batch `n` upserts documents `n * 1000 .. n * 1000 + 200` and document 0 at version `n`.
+fn crash_batch(n: i64) -> Vec<IndexOp> {
+    let mut ops: Vec<IndexOp> = (0..CRASH_BATCH)
+        .map(|j| IndexOp::Upsert(doc(n as u128 * 1000 + j, "Garden", "bed rota water")))
+        .collect();
+    let mut zero = doc(0, "Counter", "");
+    zero.version = n;
+    ops.push(IndexOp::Upsert(zero));
+    ops
+}
+
+#[test]
+fn a_killed_writer_resumes_exactly_at_its_last_commit() {
+    if let Ok(dir) = std::env::var(CRASH_CHILD) {
+        // The child: write batches until killed.
+        let (index, _) = SearchIndex::open_or_create(&dir, IndexSettings::default()).unwrap();
+        let mut writer = index.writer().unwrap();
+        for n in 1.. {
+            writer.apply(crash_batch(n), n).unwrap();
+            println!("committed {n}");
+        }
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "tests::writer::a_killed_writer_resumes_exactly_at_its_last_commit",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut reported = 0;
+    for line in BufReader::new(stdout).lines() {
+        if let Some(n) = line.unwrap().strip_prefix("committed ") {
+            reported = n.parse().unwrap();
+            if reported >= 5 {
+                break;
+            }
+        }
+    }
+    // SIGKILL while it is in the middle of its next batch.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(reported >= 5, "the child stopped early");
+
+    let (index, opened) =
+        SearchIndex::open_or_create(dir.path(), IndexSettings::default()).unwrap();
+    let Opened::Existing {
+        position: Some(position),
+    } = opened
+    else {
+        panic!("{opened:?}");
+    };
+    assert!(position >= reported, "{position} < {reported}");
+    // Exactly the committed batches: nothing lost, nothing half applied, no duplicates.
+    let mut expected: HashMap<Uuid, i64> = (1..=position)
+        .flat_map(|n| (0..CRASH_BATCH).map(move |j| (id(n as u128 * 1000 + j), 1)))
+        .collect();
+    expected.insert(id(0), position);
+    assert_eq!(index.all_versions().unwrap(), expected);
+    assert_eq!(index.num_docs(), expected.len() as u64);
+    // The dead process's lock is gone, and the next batch follows on.
+    let mut writer = index.writer().unwrap();
+    writer
+        .apply(crash_batch(position + 1), position + 1)
+        .unwrap();
+    assert_eq!(index.all_versions().unwrap()[&id(0)], position + 1);
+}

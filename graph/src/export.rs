@@ -1,0 +1,354 @@
+//! Exports of a visible subgraph: GraphML, JSON (node-link) and CSV.
+
+use std::io::{self, Write};
+
+use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
+use uuid::Uuid;
+
+use crate::access::Access;
+use crate::graph::{EdgeView, KnowledgeGraph, NodeView};
+use crate::kinds::{RelationshipKind, vocabulary};
+
+vocabulary! {
+    /// The file formats of [`Export::write`].
+    ExportFormat, "export format" {
+        /// GraphML: `<key>`s declare node attributes `title`, `kind`, `convergence` (strings)
+        /// and edge attributes `id` (the relationship id), `kind` (strings) and `weight`
+        /// (double); node ids are artifact ids. Edges carry no XML `id` attribute (igraph would
+        /// store it under the same name as the `id` attribute). Loads with networkx's
+        /// `read_graphml` (as a `MultiDiGraph` when parallel relationships exist) and igraph's
+        /// `Graph.Read_GraphML`, attributes included.
+        GraphMl => "graphml",
+        /// JSON in networkx's node-link form:
+        /// `{"directed": true, "multigraph": true, "graph": {}, "nodes": [{"id", "title",
+        /// "kind", "convergence"}], "edges": [{"id", "source", "target", "kind", "weight"}]}`
+        /// (`networkx.node_link_graph(data, edges="edges")` reads it).
+        Json => "json",
+        /// CSV edge list: header `id,source,target,kind,weight`, one relationship a line.
+        /// Artifacts without relationships do not appear: use [`ExportFormat::CsvNodes`].
+        Csv => "csv",
+        /// CSV node list: header `id,title,kind,convergence`, one artifact a line, the title
+        /// always quoted (RFC 4180: inner quotes doubled).
+        CsvNodes => "csv_nodes",
+    }
+}
+
+impl ExportFormat {
+    /// The media type to serve it with.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ExportFormat::GraphMl => "application/graphml+xml",
+            ExportFormat::Json => "application/json",
+            ExportFormat::Csv | ExportFormat::CsvNodes => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// A copy of the visible subgraph, ready to be written in any [`ExportFormat`]: artifacts
+/// sorted by id, relationships sorted by id (so exports are reproducible).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Export {
+    nodes: Vec<NodeView>,
+    edges: Vec<ExportEdge>,
+}
+
+/// A relationship of an export, its endpoints as positions in `Export::nodes` (40 bytes
+/// instead of an [`EdgeView`]'s 64: exports copy millions of them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ExportEdge {
+    id: Uuid,
+    weight: f64,
+    source: u32,
+    target: u32,
+    kind: RelationshipKind,
+}
+
+impl Export {
+    /// The artifacts, by id.
+    pub fn nodes(&self) -> &[NodeView] {
+        &self.nodes
+    }
+
+    /// The relationships, by id.
+    pub fn edges(&self) -> impl ExactSizeIterator<Item = EdgeView> + '_ {
+        self.edges.iter().map(|edge| EdgeView {
+            id: edge.id,
+            source: self.nodes[edge.source as usize].id,
+            target: self.nodes[edge.target as usize].id,
+            kind: edge.kind,
+            weight: edge.weight,
+        })
+    }
+
+    /// Sorts artifacts and relationships by id (done outside any lock: it is the slow part).
+    pub(crate) fn sorted(self) -> Export {
+        let mut indexed: Vec<(usize, NodeView)> = self.nodes.into_iter().enumerate().collect();
+        indexed.sort_unstable_by_key(|(_, node)| node.id);
+        let mut position = vec![0u32; indexed.len()];
+        for (new, (old, _)) in indexed.iter().enumerate() {
+            position[*old] = new as u32;
+        }
+        let nodes = indexed.into_iter().map(|(_, node)| node).collect();
+        let mut edges = self.edges;
+        for edge in &mut edges {
+            edge.source = position[edge.source as usize];
+            edge.target = position[edge.target as usize];
+        }
+        edges.sort_unstable_by_key(|edge| edge.id);
+        Export { nodes, edges }
+    }
+
+    /// Writes the export. It makes many small writes: pass a buffered writer (or a `Vec`).
+    pub fn write<W: Write>(&self, format: ExportFormat, mut out: W) -> io::Result<()> {
+        match format {
+            ExportFormat::GraphMl => self.write_graphml(&mut out),
+            ExportFormat::Json => self.write_json(&mut out),
+            ExportFormat::Csv => self.write_csv_edges(&mut out),
+            ExportFormat::CsvNodes => self.write_csv_nodes(&mut out),
+        }
+    }
+
+    fn write_graphml(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+              <graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" \
+              xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+              xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns \
+              http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n\
+              \x20 <key id=\"n_title\" for=\"node\" attr.name=\"title\" attr.type=\"string\"/>\n\
+              \x20 <key id=\"n_kind\" for=\"node\" attr.name=\"kind\" attr.type=\"string\"/>\n\
+              \x20 <key id=\"n_convergence\" for=\"node\" attr.name=\"convergence\" attr.type=\"string\"/>\n\
+              \x20 <key id=\"e_id\" for=\"edge\" attr.name=\"id\" attr.type=\"string\"/>\n\
+              \x20 <key id=\"e_kind\" for=\"edge\" attr.name=\"kind\" attr.type=\"string\"/>\n\
+              \x20 <key id=\"e_weight\" for=\"edge\" attr.name=\"weight\" attr.type=\"double\"/>\n\
+              \x20 <graph id=\"G\" edgedefault=\"directed\">\n",
+        )?;
+        for node in &self.nodes {
+            write!(out, "    <node id=\"{}\"><data key=\"n_title\">", node.id)?;
+            write_xml_escaped(out, &node.title)?;
+            writeln!(
+                out,
+                "</data><data key=\"n_kind\">{}</data><data key=\"n_convergence\">{}</data></node>",
+                node.kind, node.convergence
+            )?;
+        }
+        for edge in self.edges() {
+            writeln!(
+                out,
+                "    <edge source=\"{}\" target=\"{}\"><data key=\"e_id\">{}</data>\
+                 <data key=\"e_kind\">{}</data><data key=\"e_weight\">{}</data></edge>",
+                edge.source, edge.target, edge.id, edge.kind, edge.weight,
+            )?;
+        }
+        out.write_all(b"  </graph>\n</graphml>\n")
+    }
+
+    fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(b"{\"directed\":true,\"multigraph\":true,\"graph\":{},\"nodes\":[")?;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, node)?;
+        }
+        out.write_all(b"],\"edges\":[")?;
+        for (i, edge) in self.edges().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &edge)?;
+        }
+        out.write_all(b"]}\n")
+    }
+
+    fn write_csv_edges(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(b"id,source,target,kind,weight\n")?;
+        for edge in self.edges() {
+            writeln!(
+                out,
+                "{},{},{},{},{}",
+                edge.id, edge.source, edge.target, edge.kind, edge.weight
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_csv_nodes(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(b"id,title,kind,convergence\n")?;
+        for node in &self.nodes {
+            write!(out, "{},\"", node.id)?;
+            out.write_all(node.title.replace('"', "\"\"").as_bytes())?;
+            writeln!(out, "\",{},{}", node.kind, node.convergence)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `text` as XML character data: markup characters escaped, a carriage return as a
+/// character reference (so parsers do not turn it into a line feed), and characters XML 1.0
+/// forbids (controls other than tab, line feed and carriage return; U+FFFE, U+FFFF) replaced by
+/// U+FFFD.
+fn write_xml_escaped(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut clean_from = 0;
+    for (at, ch) in text.char_indices() {
+        let replacement = match ch {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&apos;",
+            '\r' => "&#13;",
+            '\t' | '\n' => continue,
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => "\u{fffd}",
+            _ => continue,
+        };
+        out.write_all(&text.as_bytes()[clean_from..at])?;
+        out.write_all(replacement.as_bytes())?;
+        clean_from = at + ch.len_utf8();
+    }
+    out.write_all(&text.as_bytes()[clean_from..])
+}
+
+impl KnowledgeGraph {
+    /// Copies the subgraph induced by the artifacts `access` may see (only `convergence`'s,
+    /// when given) for export.
+    pub fn export(&self, access: &Access<'_>, convergence: Option<Uuid>) -> Export {
+        self.export_unsorted(access, convergence).sorted()
+    }
+
+    /// The copy without the sorting: what [`GraphStore`](crate::GraphStore) does under its
+    /// read lock.
+    pub(crate) fn export_unsorted(&self, access: &Access<'_>, convergence: Option<Uuid>) -> Export {
+        let visible = self.visible_set(access, convergence);
+        let mut dense = vec![u32::MAX; self.graph.node_bound()];
+        let mut nodes = Vec::with_capacity(self.graph.node_count());
+        for node in self.graph.node_indices() {
+            if self.is_visible(&visible, node) {
+                dense[node.index()] = nodes.len() as u32;
+                nodes.push(self.node_view(node));
+            }
+        }
+        let edges = self
+            .graph
+            .edge_references()
+            .filter_map(|edge| {
+                let (source, target) = (dense[edge.source().index()], dense[edge.target().index()]);
+                (source != u32::MAX && target != u32::MAX).then(|| ExportEdge {
+                    id: edge.weight().id,
+                    weight: edge.weight().weight,
+                    source,
+                    target,
+                    kind: edge.weight().kind,
+                })
+            })
+            .collect();
+        Export { nodes, edges }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::kinds::Visibility;
+    use crate::tests::{art, id, rel, rel_kind};
+
+    fn fixture() -> KnowledgeGraph {
+        let mut g = KnowledgeGraph::new();
+        let (public, private) = (id(100), id(200));
+        g.upsert_convergence(public, Visibility::Public);
+        g.upsert_convergence(private, Visibility::Private);
+        g.upsert_artifact(art(2, public, "Fish & <chips> \"quoted\" 'single'"));
+        g.upsert_artifact(art(1, public, "line\nbreak\r\tand\u{1}bell\u{fffe}"));
+        g.upsert_artifact(art(3, private, "secret"));
+        g.upsert_relationship(rel(11, 1, 2, 0.1)).unwrap();
+        g.upsert_relationship(rel_kind(10, 1, 2, RelationshipKind::Supports, 1.0))
+            .unwrap();
+        g.upsert_relationship(rel(12, 2, 3, 0.5)).unwrap();
+        g
+    }
+
+    fn render(export: &Export, format: ExportFormat) -> String {
+        let mut out = Vec::new();
+        export.write(format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn export_is_the_visible_subgraph_sorted() {
+        let g = fixture();
+        let export = g.export(&Access::PUBLIC, None);
+        let nodes: Vec<u128> = export.nodes().iter().map(|n| n.id.as_u128()).collect();
+        let edges: Vec<u128> = export.edges().map(|e| e.id.as_u128()).collect();
+        assert_eq!(nodes, vec![1, 2]);
+        assert_eq!(edges, vec![10, 11]);
+        assert_eq!(g.export(&Access::All, None).edges().len(), 3);
+        assert_eq!(g.export(&Access::All, Some(id(200))).nodes().len(), 1);
+    }
+
+    #[test]
+    fn graphml_escapes_text() {
+        let xml = render(
+            &fixture().export(&Access::PUBLIC, None),
+            ExportFormat::GraphMl,
+        );
+        assert!(xml.contains("Fish &amp; &lt;chips&gt; &quot;quoted&quot; &apos;single&apos;"));
+        assert!(xml.contains("line\nbreak&#13;\tand\u{fffd}bell\u{fffd}</data>"));
+        assert!(xml.contains(&format!(
+            "<edge source=\"{a}\" target=\"{b}\"><data key=\"e_id\">{e}</data>\
+             <data key=\"e_kind\">relates_to</data><data key=\"e_weight\">0.1</data></edge>",
+            e = id(11),
+            a = id(1),
+            b = id(2)
+        )));
+        assert!(xml.contains("attr.name=\"weight\" attr.type=\"double\""));
+        assert!(!xml.contains("secret"));
+        assert_eq!(xml.matches("<node ").count(), 2);
+        assert_eq!(xml.matches("<edge ").count(), 2);
+    }
+
+    #[test]
+    fn json_is_node_link() {
+        let json = render(&fixture().export(&Access::PUBLIC, None), ExportFormat::Json);
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["directed"], true);
+        assert_eq!(value["multigraph"], true);
+        assert_eq!(value["graph"], serde_json::json!({}));
+        assert_eq!(value["nodes"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            value["nodes"][1]["title"],
+            "Fish & <chips> \"quoted\" 'single'"
+        );
+        assert_eq!(value["edges"][0]["kind"], "supports");
+        assert_eq!(value["edges"][0]["weight"], 1.0);
+        assert_eq!(value["edges"][1]["source"], id(1).to_string());
+        let empty = render(&Export::default(), ExportFormat::Json);
+        let value: serde_json::Value = serde_json::from_str(&empty).unwrap();
+        assert_eq!(value["edges"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn csv_edges_and_nodes() {
+        let export = fixture().export(&Access::PUBLIC, None);
+        let edges = render(&export, ExportFormat::Csv);
+        let lines: Vec<&str> = edges.lines().collect();
+        assert_eq!(lines[0], "id,source,target,kind,weight");
+        assert_eq!(
+            lines[2],
+            format!("{},{},{},relates_to,0.1", id(11), id(1), id(2))
+        );
+        assert_eq!(lines.len(), 3);
+        let nodes = render(&export, ExportFormat::CsvNodes);
+        assert!(nodes.starts_with("id,title,kind,convergence\n"));
+        assert!(nodes.contains(&format!(
+            "{},\"Fish & <chips> \"\"quoted\"\" 'single'\",idea,{}",
+            id(2),
+            id(100)
+        )));
+        assert_eq!(ExportFormat::Csv.media_type(), "text/csv; charset=utf-8");
+        assert_eq!(
+            "graphml".parse::<ExportFormat>().unwrap(),
+            ExportFormat::GraphMl
+        );
+    }
+}
