@@ -320,3 +320,64 @@ async fn count_live(database: &crate::harness::TestDatabase) -> i64 {
         .unwrap()
         .n
 }
+
+#[tokio::test]
+async fn reindex_swaps_in_a_rebuilt_index_and_verify_reports_differences() {
+    use diesel_async::RunQueryDsl;
+
+    let mut node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let kept = node
+        .artifact("c1", json!({"kind": "idea", "title": "orchard"}))
+        .await;
+    let doomed = node
+        .artifact("c1", json!({"kind": "idea", "title": "orchard pests"}))
+        .await;
+    search_until(&node, "q=orchard", As::Anonymous, &[&kept, &doomed]).await;
+    node.stop().await;
+
+    // A change made behind the change log's back: the index now disagrees with PostgreSQL.
+    let mut conn = node.database.connect().await;
+    diesel::sql_query("UPDATE artifacts SET version = version + 5 WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&kept).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("DELETE FROM artifacts WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&doomed).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let verify = crate::cli::run_kgnode(&node.database, &node.data_dir, &["index", "verify"]).await;
+    let message = format!("{:?}", verify.err());
+    assert!(message.contains("IndexDiffers(2)"), "{message}");
+
+    let output = crate::cli::run_kgnode(&node.database, &node.data_dir, &["reindex"])
+        .await
+        .unwrap();
+    assert!(output.contains("rebuilt"), "{output}");
+    assert!(!node.data_dir.join("search.new").exists());
+    crate::cli::run_kgnode(&node.database, &node.data_dir, &["index", "verify"])
+        .await
+        .unwrap();
+    node.restart().await;
+    search_until(&node, "q=orchard", As::Anonymous, &[&kept]).await;
+}
+
+#[tokio::test]
+async fn an_unreadable_index_is_rebuilt_on_start() {
+    let mut node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    let id = node
+        .artifact("c1", json!({"kind": "idea", "title": "beehives"}))
+        .await;
+    search_until(&node, "q=beehives", As::Anonymous, &[&id]).await;
+    node.stop().await;
+    std::fs::write(
+        node.data_dir.join("search").join("meta.json"),
+        b"{ not json",
+    )
+    .unwrap();
+    node.restart().await;
+    search_until(&node, "q=beehives", As::Anonymous, &[&id]).await;
+}
