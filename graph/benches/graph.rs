@@ -151,13 +151,15 @@ fn main() {
         }
     }
     // End to end through the store, as a handler would call it (unweighted: no weights copied).
-    for (label, tolerance) in [
-        ("store.pagerank tol 1e-6", 1e-6),
-        ("store.pagerank L1 < 1e-6", 1e-6 / n as f64),
+    for (label, tolerance, threads) in [
+        ("store.pagerank tol 1e-6", 1e-6, 1),
+        ("store.pagerank L1 < 1e-6", 1e-6 / n as f64, 1),
+        ("  same, 2 threads", 1e-6 / n as f64, 2),
     ] {
         let params = PageRankParams {
             tolerance,
             max_iterations: 1_000,
+            threads,
             ..PageRankParams::default()
         };
         let started = Instant::now();

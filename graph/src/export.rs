@@ -228,20 +228,21 @@ impl KnowledgeGraph {
                 nodes.push(self.node_view(node));
             }
         }
-        let edges = self
-            .graph
-            .edge_references()
-            .filter_map(|edge| {
-                let (source, target) = (dense[edge.source().index()], dense[edge.target().index()]);
-                (source != u32::MAX && target != u32::MAX).then(|| ExportEdge {
+        // Sized up front: growing a vector of millions of edges by doubling would copy it
+        // several times while the caller holds a read lock.
+        let mut edges = Vec::with_capacity(self.graph.edge_count());
+        for edge in self.graph.edge_references() {
+            let (source, target) = (dense[edge.source().index()], dense[edge.target().index()]);
+            if source != u32::MAX && target != u32::MAX {
+                edges.push(ExportEdge {
                     id: edge.weight().id,
                     weight: edge.weight().weight,
                     source,
                     target,
                     kind: edge.weight().kind,
-                })
-            })
-            .collect();
+                });
+            }
+        }
         Export { nodes, edges }
     }
 }
