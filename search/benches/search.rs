@@ -8,7 +8,8 @@
 //! Environment: `KG_SEARCH_BENCH_DOCS` (default 100,000), `KG_SEARCH_BENCH_QUERIES` per kind of
 //! query (default 1,000), `KG_SEARCH_BENCH_BATCH` documents per commit (default 10,000),
 //! `KG_SEARCH_BENCH_WRITER_MB` writer memory (default 50), `KG_SEARCH_BENCH_TYPOS=0` to switch
-//! typo tolerance off, `KG_SEARCH_BENCH_ONLY` to run only the query sets whose name contains it,
+//! typo tolerance off, `KG_SEARCH_BENCH_THREADS` threads per search (default 1),
+//! `KG_SEARCH_BENCH_ONLY` to run only the query sets whose name contains it,
 //! `KG_SEARCH_BENCH_DIR` to build the
 //! index in a given directory and keep it, instead of a temporary one (a kept index with the
 //! same number of documents is reused, and only queries are timed).
@@ -273,12 +274,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let settings = IndexSettings {
         writer_memory_bytes: writer_mb * 1024 * 1024,
         typo_tolerance: env_usize("KG_SEARCH_BENCH_TYPOS", 1)? != 0,
+        search_threads: env_usize("KG_SEARCH_BENCH_THREADS", 1)?.max(1),
         ..IndexSettings::default()
     };
     println!(
         "kg-search benchmark: {docs} documents, batches of {batch}, writer {writer_mb} MiB, \
-         typo tolerance {}",
-        if settings.typo_tolerance { "on" } else { "off" }
+         typo tolerance {}, {} search thread(s)",
+        if settings.typo_tolerance { "on" } else { "off" },
+        settings.search_threads
     );
 
     let mut corpus = Corpus::new()?;

@@ -11,10 +11,11 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, TantivyError};
 use uuid::Uuid;
 
+use crate::columns::ColumnCache;
 use crate::document::SearchDocument;
 use crate::error::{Error, Result};
 use crate::schema::{self, Fields, ID_HI, ID_LO, TITLE, VERSION};
-use crate::search::{self, ColumnCache, SearchContext, SearchRequest, SearchResults};
+use crate::search::{self, SearchContext, SearchRequest, SearchResults};
 use crate::settings::{IndexSettings, MIN_WRITER_MEMORY_BYTES};
 use crate::writer::IndexWriterHandle;
 
@@ -123,10 +124,13 @@ impl SearchIndex {
 
     fn assemble(
         path: PathBuf,
-        index: Index,
+        mut index: Index,
         fields: Fields,
         settings: IndexSettings,
     ) -> Result<SearchIndex> {
+        if settings.search_threads > 1 {
+            index.set_multithread_executor(settings.search_threads)?;
+        }
         let analyzer = schema::text_analyzer(settings.language);
         index
             .tokenizers()

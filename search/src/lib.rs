@@ -83,8 +83,19 @@
 //! ## Access, filters and facets
 //!
 //! Every search states what the caller may read ([`Access`]): everything, or public
-//! convergences plus a list of private ones. Filters by convergence, kinds and dimensions do not
-//! change scores. Facets count kinds and dimensions over every matching document.
+//! convergences plus a list of private ones. Filters by convergence, kinds and dimensions
+//! restrict the matches without adding to scores (only dimension weights scale them, above).
+//! Access and kinds are checked on fast fields for each candidate of the query, convergence and
+//! dimensions intersect as terms. Facets count kinds and dimensions over every matching
+//! document, not only the page.
+//!
+//! ## Dimension weights
+//!
+//! A fast field holds one column per field, not per dimension name, so a weight cannot have a
+//! numeric column of its own. Dimension names are indexed as exact terms (filters) and in a
+//! string column (facets); each tag is also packed into a multi-valued `u64` column, the top 48
+//! bits of the FNV-1a hash of its name beside its weight quantised to 1/10,000, which ranking
+//! reads to scale the score of a hit by the weights of the requested dimensions.
 //!
 //! ## Keeping in step with the source
 //!
@@ -100,10 +111,24 @@
 //! which [`Error::needs_rebuild`] holds. Rebuilds go through [`IndexLayout`]: build into the
 //! staging directory, swap it in atomically. [`SearchIndex::all_versions`] lists every id with
 //! its version, to compare with the source.
+//!
+//! Writing and searching block the calling thread (a commit syncs files to disk; a search over a
+//! million documents takes milliseconds); async callers run them with `spawn_blocking`.
+//!
+//! ## Performance
+//!
+//! `benches/search.rs` builds a synthetic index and times indexing and queries of several kinds:
+//!
+//! ```sh
+//! KG_SEARCH_BENCH_DOCS=1000000 cargo bench -p kg-search --bench search
+//! ```
 
+mod columns;
 mod document;
 mod error;
 mod exclusion;
+mod facets;
+mod filter;
 mod index;
 mod layout;
 mod query;

@@ -52,7 +52,12 @@ pub(crate) struct QueryBuilder<'a> {
     searcher: &'a Searcher,
     analyzer: TextAnalyzer,
     typo_tolerance: bool,
+    /// Words and phrases seen so far.
     clauses: usize,
+    /// Of those, the ones not under an exclusion.
+    positive: usize,
+    /// How many exclusions enclose the part being converted.
+    negated: usize,
 }
 
 /// A parsed user query.
@@ -79,6 +84,8 @@ impl<'a> QueryBuilder<'a> {
             analyzer,
             typo_tolerance,
             clauses: 0,
+            positive: 0,
+            negated: 0,
         }
     }
 
@@ -103,7 +110,7 @@ impl<'a> QueryBuilder<'a> {
         let ast = query_grammar::parse_query(text).map_err(|_| syntax_error(text))?;
         match self.convert(ast)? {
             Some(query) => Ok(ParsedQuery {
-                matches_all: self.clauses == 0,
+                matches_all: self.positive == 0,
                 query,
             }),
             // Only separators, or words the analyzer drops entirely.
@@ -119,10 +126,14 @@ impl<'a> QueryBuilder<'a> {
             UserInputAst::Clause(children) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(children.len());
                 for (occur, child) in children {
-                    if let Some(query) = self.convert(child)? {
-                        // Several words without an operator must all match.
-                        let occur = occur.unwrap_or(Occur::Must);
-                        let query = if occur == Occur::MustNot {
+                    // Several words without an operator must all match.
+                    let occur = occur.unwrap_or(Occur::Must);
+                    let excluded = occur == Occur::MustNot;
+                    self.negated += usize::from(excluded);
+                    let converted = self.convert(child)?;
+                    self.negated -= usize::from(excluded);
+                    if let Some(query) = converted {
+                        let query = if excluded {
                             Box::new(ForwardOnly(query))
                         } else {
                             query
@@ -193,12 +204,17 @@ impl<'a> QueryBuilder<'a> {
             return Ok(None);
         }
         self.clauses += 1;
+        if self.negated == 0 {
+            self.positive += 1;
+        }
         if self.clauses > MAX_CLAUSES {
             return Err(Error::invalid_query(format!(
                 "the query has more than {MAX_CLAUSES} words and phrases"
             )));
         }
+        // Exclusions stay exact: `-fence` should not also drop `hence`.
         let fuzzy = self.typo_tolerance
+            && self.negated == 0
             && literal.delimiter == Delimiter::None
             && !literal.prefix
             && tokens.len() == 1

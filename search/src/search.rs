@@ -1,29 +1,22 @@
-//! Searching: requests, access filters, ranking, facets, snippets.
+//! Searching: requests and results, ranking, snippets.
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
-use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use tantivy::collector::sort_key::{Comparator, NaturalComparator};
-use tantivy::collector::{
-    Collector, SegmentCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer,
-};
-use tantivy::columnar::{Column, ColumnValues, StrColumn};
-use tantivy::index::SegmentId;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query};
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term};
+use tantivy::{DocId, Score, Searcher, SegmentReader, TantivyDocument};
 use uuid::Uuid;
 
+use crate::columns::{ColumnCache, SegmentColumns};
 use crate::error::{Error, Result};
+use crate::facets::{FacetCollector, top_values};
+use crate::filter;
 use crate::query::QueryBuilder;
-use crate::schema::{
-    self, DIMENSION, DIMENSION_KEY, Fields, ID_HI, ID_LO, KIND, dimension_hash, stored_text,
-    weight_in_key,
-};
+use crate::schema::{self, Fields, KIND, dimension_hash, stored_text, weight_in_key};
 
 /// Largest page size.
 pub const MAX_LIMIT: usize = 1_000;
@@ -40,6 +33,10 @@ pub const DEFAULT_FACET_VALUES: usize = 20;
 
 /// Longest snippet, in characters (before HTML escaping and highlighting tags).
 const SNIPPET_CHARS: usize = 200;
+
+/// Snippets are looked for in the first this many bytes of a body: analyzing text costs about a
+/// microsecond per word, and a hit's snippet should not cost more than its search.
+const SNIPPET_SOURCE_BYTES: usize = 20_000;
 
 /// Which documents a caller may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,65 +151,6 @@ pub(crate) struct SearchContext<'a> {
     pub columns: &'a Arc<ColumnCache>,
 }
 
-/// The fast-field columns a search reads, opened once per segment.
-pub(crate) struct SegmentColumns {
-    id_hi: Arc<dyn ColumnValues<u64>>,
-    id_lo: Arc<dyn ColumnValues<u64>>,
-    dimension_keys: Column<u64>,
-    kind: Option<StrColumn>,
-    dimension: Option<StrColumn>,
-}
-
-impl SegmentColumns {
-    fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
-        let fast = segment.fast_fields();
-        Ok(Self {
-            id_hi: fast.u64(ID_HI)?.first_or_default_col(0),
-            id_lo: fast.u64(ID_LO)?.first_or_default_col(0),
-            dimension_keys: fast.u64(DIMENSION_KEY)?,
-            kind: fast.str(KIND)?,
-            dimension: fast.str(DIMENSION)?,
-        })
-    }
-}
-
-/// Opened columns by segment. Opening a column reads and decodes its headers and dictionary,
-/// which costs tens of microseconds; segments never change once written, so each is opened once.
-#[derive(Default)]
-pub(crate) struct ColumnCache {
-    segments: Mutex<HashMap<SegmentId, Arc<SegmentColumns>>>,
-}
-
-impl ColumnCache {
-    fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<SegmentColumns>> {
-        let id = segment.segment_id();
-        if let Some(columns) = self.lock().get(&id) {
-            return Ok(Arc::clone(columns));
-        }
-        let columns = Arc::new(SegmentColumns::open(segment)?);
-        self.lock().insert(id, Arc::clone(&columns));
-        Ok(columns)
-    }
-
-    /// Forgets segments that `searcher` no longer has (merged away).
-    fn prune(&self, searcher: &Searcher) {
-        let mut segments = self.lock();
-        if segments.len() > searcher.segment_readers().len() {
-            let live: HashSet<SegmentId> = searcher
-                .segment_readers()
-                .iter()
-                .map(SegmentReader::segment_id)
-                .collect();
-            segments.retain(|id, _| live.contains(id));
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
-        // The map stays consistent even if a holder panicked: entries are inserted whole.
-        self.segments.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 /// Runs a search on one searcher (one consistent snapshot of the index).
 pub(crate) fn execute(
     context: &SearchContext<'_>,
@@ -237,15 +175,19 @@ pub(crate) fn execute(
         context.typo_tolerance,
     )
     .parse(&request.query)?;
-    let query: Box<dyn Query> = match filter(fields, request) {
-        Some(filter) => Box::new(BooleanQuery::new(vec![
-            (Occur::Must, parsed.query.box_clone()),
+    let filters = filter::clauses(fields, context.columns, request);
+    let query: Box<dyn Query> = if filters.is_empty() {
+        parsed.query.box_clone()
+    } else {
+        // Filters match without scoring: each adds 0.
+        let mut clauses = vec![(Occur::Must, parsed.query.box_clone())];
+        clauses.extend(filters.into_iter().map(|filter| {
             (
                 Occur::Must,
                 Box::new(ConstScoreQuery::new(filter, 0.0)) as Box<dyn Query>,
-            ),
-        ])),
-        None => parsed.query.box_clone(),
+            )
+        }));
+        Box::new(BooleanQuery::new(clauses))
     };
     let mut dimension_hashes: Vec<u64> = request
         .dimensions
@@ -263,9 +205,7 @@ pub(crate) fn execute(
     let top = TopDocs::with_limit(request.limit)
         .and_offset(request.offset)
         .order_by(ranker);
-    let facets = FacetCollector {
-        columns: context.columns,
-    };
+    let facets = FacetCollector::new(context.columns);
     let (top_docs, tally) = searcher.search(&*query, &(top, facets))?;
 
     let snippets = if parsed.matches_all {
@@ -318,79 +258,6 @@ pub(crate) fn execute(
     })
 }
 
-/// The filter clauses of a request, or `None` when it has none.
-/// Sets of at most this many terms are matched as a union of their posting lists, which can be
-/// skipped through; larger ones as one bit set built from all their postings.
-const MAX_UNION_TERMS: usize = 16;
-
-fn term_query(term: Term) -> Box<dyn Query> {
-    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
-}
-
-/// Matches documents with any of `terms`.
-fn any_term(terms: Vec<Term>) -> Box<dyn Query> {
-    if terms.len() > MAX_UNION_TERMS {
-        return Box::new(TermSetQuery::new(terms));
-    }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = terms
-        .into_iter()
-        .map(|term| (Occur::Should, term_query(term)))
-        .collect();
-    if clauses.len() == 1 {
-        return clauses.remove(0).1;
-    }
-    Box::new(BooleanQuery::new(clauses))
-}
-
-fn filter(fields: &Fields, request: &SearchRequest) -> Option<Box<dyn Query>> {
-    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    if let Access::PublicAnd(convergences) = &request.access {
-        let public = term_query(Term::from_field_bool(fields.public, true));
-        if convergences.is_empty() {
-            must.push((Occur::Must, public));
-        } else {
-            let readable = any_term(
-                convergences
-                    .iter()
-                    .map(|id| schema::convergence_term(fields, *id))
-                    .collect(),
-            );
-            must.push((
-                Occur::Must,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, public),
-                    (Occur::Should, readable),
-                ])),
-            ));
-        }
-    }
-    if let Some(convergence) = request.convergence {
-        must.push((
-            Occur::Must,
-            term_query(schema::convergence_term(fields, convergence)),
-        ));
-    }
-    if !request.kinds.is_empty() {
-        let kinds = request
-            .kinds
-            .iter()
-            .map(|kind| Term::from_field_text(fields.kind, kind))
-            .collect();
-        must.push((Occur::Must, any_term(kinds)));
-    }
-    for dimension in &request.dimensions {
-        must.push((
-            Occur::Must,
-            term_query(Term::from_field_text(fields.dimension, dimension)),
-        ));
-    }
-    match must.len() {
-        0 => None,
-        1 => must.pop().map(|(_, query)| query),
-        _ => Some(Box::new(BooleanQuery::new(must))),
-    }
-}
-
 /// The snippet of a hit: highlighted body, else highlighted title, else the start of the body.
 fn snippet(
     generators: Option<&(SnippetGenerator, SnippetGenerator)>,
@@ -398,9 +265,10 @@ fn snippet(
     body: &str,
 ) -> String {
     if let Some((body_generator, title_generator)) = generators {
-        let from_body = body_generator.snippet(body);
+        let source = prefix(body, SNIPPET_SOURCE_BYTES);
+        let from_body = body_generator.snippet(source);
         if !from_body.is_empty() {
-            return render(body, &from_body);
+            return render(source, &from_body);
         }
         let from_title = title_generator.snippet(title);
         if !from_title.is_empty() {
@@ -449,6 +317,18 @@ fn render(text: &str, snippet: &Snippet) -> String {
     html
 }
 
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+fn prefix(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The first `max_chars` characters of `text`, cut at a word boundary when there is one, with
 /// an ellipsis when something was cut.
 fn excerpt(text: &str, max_chars: usize) -> String {
@@ -478,17 +358,6 @@ fn escape_html(text: &str) -> String {
         }
     }
     escaped
-}
-
-/// The `limit` most frequent values, ties by value.
-fn top_values(counts: HashMap<String, u64>, limit: usize) -> Vec<FacetCount> {
-    let mut values: Vec<FacetCount> = counts
-        .into_iter()
-        .map(|(value, count)| FacetCount { value, count })
-        .collect();
-    values.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    values.truncate(limit);
-    values
 }
 
 /// Sort key of a hit: score first (higher is better), then ascending id, so that equal scores
@@ -599,120 +468,6 @@ impl SegmentSortKeyComputer for SegmentRanker {
     }
 }
 
-/// Counts matching documents by kind and by dimension, over every match.
-struct FacetCollector<'a> {
-    columns: &'a ColumnCache,
-}
-
-/// Counts of one segment, or of all of them once merged.
-#[derive(Default)]
-struct FacetTally {
-    matched: u64,
-    kind: HashMap<String, u64>,
-    dimension: HashMap<String, u64>,
-}
-
-/// Per-segment counting by term ordinal; ordinals become strings at harvest.
-struct FacetSegmentCollector {
-    matched: u64,
-    kind: Option<(StrColumn, Vec<u64>)>,
-    dimension: Option<(StrColumn, Vec<u64>)>,
-}
-
-fn ordinal_counter(column: Option<&StrColumn>) -> Option<(StrColumn, Vec<u64>)> {
-    column.map(|column| (column.clone(), vec![0; column.num_terms()]))
-}
-
-impl Collector for FacetCollector<'_> {
-    type Fruit = FacetTally;
-    type Child = FacetSegmentCollector;
-
-    fn for_segment(
-        &self,
-        _segment_local_id: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<FacetSegmentCollector> {
-        let columns = self.columns.get(segment)?;
-        Ok(FacetSegmentCollector {
-            matched: 0,
-            kind: ordinal_counter(columns.kind.as_ref()),
-            dimension: ordinal_counter(columns.dimension.as_ref()),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(
-        &self,
-        segment_fruits: Vec<io::Result<FacetTally>>,
-    ) -> tantivy::Result<FacetTally> {
-        let mut total = FacetTally::default();
-        for fruit in segment_fruits {
-            let fruit = fruit?;
-            total.matched += fruit.matched;
-            for (value, count) in fruit.kind {
-                *total.kind.entry(value).or_default() += count;
-            }
-            for (value, count) in fruit.dimension {
-                *total.dimension.entry(value).or_default() += count;
-            }
-        }
-        Ok(total)
-    }
-}
-
-fn count_ordinals(counter: &mut Option<(StrColumn, Vec<u64>)>, doc: DocId) {
-    if let Some((column, counts)) = counter {
-        for ordinal in column.term_ords(doc) {
-            if let Some(count) = counts.get_mut(ordinal as usize) {
-                *count += 1;
-            }
-        }
-    }
-}
-
-fn resolve_ordinals(counter: Option<(StrColumn, Vec<u64>)>) -> io::Result<HashMap<String, u64>> {
-    let mut values = HashMap::new();
-    if let Some((column, counts)) = counter {
-        // One pass over the dictionary for all counted ordinals (ascending, as it requires):
-        // resolving them one by one costs a block scan each.
-        let (ordinals, counts): (Vec<u64>, Vec<u64>) = counts
-            .into_iter()
-            .enumerate()
-            .filter(|(_, count)| *count > 0)
-            .map(|(ordinal, count)| (ordinal as u64, count))
-            .unzip();
-        let mut names = Vec::with_capacity(ordinals.len());
-        column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ordinals, |bytes| {
-                names.push(String::from_utf8_lossy(bytes).into_owned());
-            })?;
-        values.extend(names.into_iter().zip(counts));
-    }
-    Ok(values)
-}
-
-impl SegmentCollector for FacetSegmentCollector {
-    type Fruit = io::Result<FacetTally>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        self.matched += 1;
-        count_ordinals(&mut self.kind, doc);
-        count_ordinals(&mut self.dimension, doc);
-    }
-
-    fn harvest(self) -> io::Result<FacetTally> {
-        Ok(FacetTally {
-            matched: self.matched,
-            kind: resolve_ordinals(self.kind)?,
-            dimension: resolve_ordinals(self.dimension)?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,24 +481,18 @@ mod tests {
     }
 
     #[test]
+    fn prefix_respects_character_boundaries() {
+        assert_eq!(prefix("abc", 10), "abc");
+        assert_eq!(prefix("abc", 2), "ab");
+        assert_eq!(prefix("aé", 2), "a");
+        assert_eq!(prefix("aé", 3), "aé");
+    }
+
+    #[test]
     fn html_is_escaped() {
         assert_eq!(
             escape_html(r#"<a href="x">&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;&lt;/a&gt;"
         );
-    }
-
-    #[test]
-    fn facet_values_are_ordered_by_count_then_value() {
-        let counts = HashMap::from([
-            ("b".to_owned(), 2),
-            ("a".to_owned(), 2),
-            ("c".to_owned(), 5),
-        ]);
-        let values: Vec<_> = top_values(counts, 2)
-            .into_iter()
-            .map(|facet| (facet.value, facet.count))
-            .collect();
-        assert_eq!(values, [("c".to_owned(), 5), ("a".to_owned(), 2)]);
     }
 }

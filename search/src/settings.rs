@@ -27,6 +27,10 @@ pub struct IndexSettings {
     /// characters also match words one edit away (default true; see
     /// [`FUZZY_MAX_DOCS`](crate::FUZZY_MAX_DOCS)).
     pub typo_tolerance: bool,
+    /// Threads one search may use, searching segments in parallel (default 1). More threads
+    /// lower the latency of a search over several large segments on an idle machine; under
+    /// concurrent load one thread per search uses the cores as well, with less overhead.
+    pub search_threads: usize,
 }
 
 impl IndexSettings {
@@ -45,6 +49,7 @@ impl Default for IndexSettings {
             language: Language::English,
             writer_memory_bytes: DEFAULT_WRITER_MEMORY_BYTES,
             typo_tolerance: true,
+            search_threads: 1,
         }
     }
 }

@@ -135,6 +135,9 @@ fn dimension_weight_ranks_filtered_hits() {
     let mut browse = request("", Access::All);
     browse.dimensions = vec!["food".to_owned()];
     assert_eq!(ids(&t.search(&browse)), [id(1), id(4), id(6), id(2)]);
+    // So does a query of exclusions only.
+    browse.query = "-orchard".to_owned();
+    assert_eq!(ids(&t.search(&browse)), [id(1), id(4), id(2)]);
 }
 
 #[test]
@@ -207,5 +210,31 @@ fn facets_are_exact_across_segments_and_after_updates() {
     assert_eq!(
         counts(&results.facets.dimension),
         [("all", 66), ("even", 33)]
+    );
+}
+
+#[test]
+fn facets_are_exact_over_many_blocks() {
+    let mut t = TestIndex::new();
+    let kinds = ["idea", "claim", "proposal"];
+    let docs = (0..1_000u128)
+        .map(|n| {
+            let mut dims = vec![("all", 0.5)];
+            if n % 7 == 0 {
+                dims.push(("seventh", 0.5));
+            }
+            tagged(n + 1, PUBLIC, kinds[(n % 3) as usize], &dims, "garden")
+        })
+        .collect();
+    t.add(docs);
+    let results = t.search(&request("garden", Access::All));
+    assert_eq!(results.estimated_total, 1_000);
+    assert_eq!(
+        counts(&results.facets.kind),
+        [("idea", 334), ("claim", 333), ("proposal", 333)]
+    );
+    assert_eq!(
+        counts(&results.facets.dimension),
+        [("all", 1_000), ("seventh", 143)]
     );
 }

@@ -95,6 +95,14 @@ fn excluded_phrases_and_groups_work_in_any_segment_layout() {
 }
 
 #[test]
+fn exclusions_are_exact() {
+    let mut t = TestIndex::new();
+    t.add(vec![doc(1, "Garden fence", ""), doc(2, "Garden hence", "")]);
+    // "fence" is rare enough for typo tolerance, which must not widen an exclusion to "hence".
+    assert_eq!(t.ids("garden -fence"), [id(2)]);
+}
+
+#[test]
 fn plus_marks_a_word_required_as_it_already_is() {
     let t = corpus();
     assert_eq!(t.ids("+garden water"), [id(1)]);
@@ -257,11 +265,37 @@ fn odd_but_valid_queries_do_not_fail() {
 
 #[test]
 fn random_junk_never_panics() {
-    let t = corpus();
+    // Several segments, mixed kinds and visibility, so that filters and exclusions meet every
+    // layout.
+    let mut t = TestIndex::new();
+    let texts = [
+        "garden water",
+        "water",
+        "garden north lot",
+        "é garden",
+        "lot 2 water",
+    ];
+    for batch in 0..6u128 {
+        let docs = (0..5u128)
+            .map(|n| {
+                let number = batch * 5 + n + 1;
+                let mut document = doc(number, texts[n as usize], texts[(n as usize + 2) % 5]);
+                if number % 3 == 0 {
+                    document.visibility = Visibility::Private;
+                    document.convergence = Uuid::from_u128(0xd1);
+                }
+                if number % 2 == 0 {
+                    document.kind = "claim".to_owned();
+                }
+                document
+            })
+            .collect();
+        t.add(docs);
+    }
     let pieces = [
         "garden", "water", "AND", "OR", "NOT", "(", ")", "\"", "'", ":", "title:", "body:", "-",
         "+", "^", "~", "*", "[", "]", "{", "}", "TO", "IN", "\\", "/", " ", " ", "é", "2", "!",
-        "&&", "||",
+        "&&", "||", "lot", "north",
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for _ in 0..3_000 {
@@ -269,10 +303,12 @@ fn random_junk_never_panics() {
         let query: String = (0..length)
             .map(|_| pieces[rng.random_range(0..pieces.len())])
             .collect();
-        match t
-            .index
-            .search(&SearchRequest::new(query.clone(), Access::All))
-        {
+        let mut request = SearchRequest::new(query.clone(), Access::All);
+        if rng.random_bool(0.5) {
+            request.access = Access::PublicAnd(vec![]);
+            request.kinds = vec!["idea".to_owned()];
+        }
+        match t.index.search(&request) {
             Ok(_) | Err(Error::InvalidQuery { .. }) => {}
             Err(other) => panic!("{query:?} gave {other:?}"),
         }

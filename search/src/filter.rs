@@ -1,0 +1,172 @@
+//! Filters: access, convergence, kinds and dimensions.
+//!
+//! Access ("public, or one of these convergences") and kinds ("any of these") are unions that
+//! include large posting lists: most documents are public, a common kind covers a third of the
+//! index. Intersecting the query with such a union reads the union whole, which at a million
+//! documents costs more than the rest of the search. So they are checked instead on fast fields,
+//! one candidate at a time, as a [`DocPredicateQuery`]: tantivy's intersection lets the cheapest
+//! clause (usually the words of the query) lead and asks the predicate only about its matches.
+//! Convergence and dimension filters are single terms, which intersect cheaply through the skip
+//! lists of their postings.
+
+use std::io;
+use std::sync::Arc;
+
+use tantivy::columnar::StrColumn;
+use tantivy::query::doc_predicate_query::{
+    ConstOrVariableSegmentPredicate, DocPredicate, DocPredicateQuery, SegmentDocPredicate,
+};
+use tantivy::query::{AllScorer, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, SegmentReader, Term};
+
+use crate::columns::{ColumnCache, SegmentColumns};
+use crate::schema::{self, Fields};
+use crate::search::{Access, SearchRequest};
+
+/// The filter clauses of a request (each must match), empty when it has none.
+pub(crate) fn clauses(
+    fields: &Fields,
+    columns: &Arc<ColumnCache>,
+    request: &SearchRequest,
+) -> Vec<Box<dyn Query>> {
+    let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+    let readable = match &request.access {
+        Access::All => None,
+        Access::PublicAnd(convergences) => Some(
+            convergences
+                .iter()
+                .map(|id| id.hyphenated().to_string())
+                .collect(),
+        ),
+    };
+    if readable.is_some() || !request.kinds.is_empty() {
+        clauses.push(Box::new(DocPredicateQuery::from(FastFieldFilter {
+            columns: Arc::clone(columns),
+            readable,
+            kinds: request.kinds.clone(),
+        })));
+    }
+    if let Some(convergence) = request.convergence {
+        clauses.push(term_query(schema::convergence_term(fields, convergence)));
+    }
+    let mut dimensions: Vec<&String> = request.dimensions.iter().collect();
+    dimensions.sort_unstable();
+    dimensions.dedup();
+    for dimension in dimensions {
+        clauses.push(term_query(Term::from_field_text(
+            fields.dimension,
+            dimension,
+        )));
+    }
+    clauses
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+/// Access and kinds, checked on fast fields.
+struct FastFieldFilter {
+    columns: Arc<ColumnCache>,
+    /// `None`: everything is readable. Otherwise public documents and these convergences
+    /// (hyphenated ids, as indexed).
+    readable: Option<Vec<String>>,
+    /// Any of these kinds; empty: any kind.
+    kinds: Vec<String>,
+}
+
+impl std::fmt::Debug for FastFieldFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastFieldFilter")
+            .field("readable", &self.readable)
+            .field("kinds", &self.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DocPredicate for FastFieldFilter {
+    type SegmentDocPredicate = SegmentFilter;
+
+    fn doc_predicate(
+        &self,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<ConstOrVariableSegmentPredicate<SegmentFilter>> {
+        let columns = self.columns.get(segment)?;
+        let readable = match &self.readable {
+            Some(convergences) => Some(ordinals(columns.convergence.as_ref(), convergences)?),
+            None => None,
+        };
+        let kinds = if self.kinds.is_empty() {
+            None
+        } else {
+            let kinds = ordinals(columns.kind.as_ref(), &self.kinds)?;
+            if kinds.is_empty() {
+                // None of the kinds occurs in this segment.
+                return Ok(ConstOrVariableSegmentPredicate::Const(false));
+            }
+            Some(kinds)
+        };
+        Ok(ConstOrVariableSegmentPredicate::Variable {
+            predicate: SegmentFilter {
+                columns,
+                readable,
+                kinds,
+            },
+            necessary_condition: Box::new(AllScorer::new(segment.max_doc())),
+        })
+    }
+}
+
+/// The segment's term ordinals of those `values` it has, sorted.
+fn ordinals(column: Option<&StrColumn>, values: &[String]) -> io::Result<Vec<u64>> {
+    let mut ordinals = Vec::with_capacity(values.len());
+    if let Some(column) = column {
+        for value in values {
+            if let Some(ordinal) = column.dictionary().term_ord(value)? {
+                ordinals.push(ordinal);
+            }
+        }
+    }
+    ordinals.sort_unstable();
+    ordinals.dedup();
+    Ok(ordinals)
+}
+
+/// [`FastFieldFilter`] in one segment, with values turned into the segment's term ordinals.
+struct SegmentFilter {
+    columns: Arc<SegmentColumns>,
+    readable: Option<Vec<u64>>,
+    kinds: Option<Vec<u64>>,
+}
+
+impl SegmentDocPredicate for SegmentFilter {
+    fn eval(&mut self, doc: DocId) -> bool {
+        if let Some(kinds) = &self.kinds {
+            let kind = self
+                .columns
+                .kind
+                .as_ref()
+                .and_then(|column| column.ords().first(doc));
+            if kind.is_none_or(|kind| kinds.binary_search(&kind).is_err()) {
+                return false;
+            }
+        }
+        if let Some(readable) = &self.readable
+            && self.columns.public.first(doc) != Some(true)
+        {
+            let convergence = self
+                .columns
+                .convergence
+                .as_ref()
+                .and_then(|column| column.ords().first(doc));
+            return convergence.is_some_and(|ordinal| readable.binary_search(&ordinal).is_ok());
+        }
+        true
+    }
+
+    /// A few fast-field reads: cheaper than tantivy's default guess, dearer than a posting.
+    fn cost(&self) -> u64 {
+        10
+    }
+}
