@@ -41,6 +41,8 @@ pub struct SearchSettings {
     pub typo_tolerance: bool,
     /// Most changes applied per index commit.
     pub batch_size: i64,
+    /// Threads one search may use.
+    pub threads: usize,
 }
 
 /// PostgreSQL settings.
