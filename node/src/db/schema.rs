@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    actor_keys (actor_path) {
+        actor_path -> Text,
+        public_key_pem -> Text,
+        private_key_pem -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Uuid,
         token_hash -> Bytea,
@@ -27,6 +36,7 @@ diesel::table! {
         kind -> Text,
         weight -> Float8,
         created_at -> Timestamptz,
+        origin_url -> Nullable<Text>,
     }
 }
 
@@ -42,6 +52,15 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        origin_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    blocked_instances (host) {
+        host -> Text,
+        reason -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -67,6 +86,7 @@ diesel::table! {
         visibility -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        origin_url -> Nullable<Text>,
     }
 }
 
@@ -79,17 +99,109 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    federation_activities (id) {
+        id -> Int8,
+        activity_url -> Text,
+        actor_path -> Text,
+        convergence_id -> Nullable<Uuid>,
+        inbox -> Nullable<Text>,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    federation_cursor (singleton) {
+        singleton -> Bool,
+        last_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    federation_deliveries (inbox) {
+        inbox -> Text,
+        delivered_through -> Int8,
+        failures -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        last_success_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    federation_followers (convergence_id, actor_url) {
+        convergence_id -> Uuid,
+        actor_url -> Text,
+        inbox -> Text,
+        since_activity -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    federation_follows (convergence_id) {
+        convergence_id -> Uuid,
+        group_url -> Text,
+        follow_activity -> Text,
+        state -> Text,
+        created_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    received_activities (activity_url) {
+        activity_url -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    remote_actors (actor_url) {
+        actor_url -> Text,
+        kind -> Text,
+        name -> Text,
+        inbox -> Text,
+        shared_inbox -> Nullable<Text>,
+        public_key_pem -> Text,
+        fetched_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    remote_tombstones (object_url) {
+        object_url -> Text,
+        deleted_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_tokens -> convergences (convergence_id));
 diesel::joinable!(artifact_dimensions -> artifacts (artifact_id));
 diesel::joinable!(artifacts -> convergences (convergence_id));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
+diesel::joinable!(federation_activities -> convergences (convergence_id));
+diesel::joinable!(federation_followers -> convergences (convergence_id));
+diesel::joinable!(federation_followers -> remote_actors (actor_url));
+diesel::joinable!(federation_follows -> convergences (convergence_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    actor_keys,
     api_tokens,
     artifact_dimensions,
     artifact_relationships,
     artifacts,
+    blocked_instances,
     change_log,
     convergences,
     dimension_counters,
+    federation_activities,
+    federation_cursor,
+    federation_deliveries,
+    federation_followers,
+    federation_follows,
+    received_activities,
+    remote_actors,
+    remote_tombstones,
 );

@@ -1,0 +1,20 @@
+DROP TABLE blocked_instances;
+DROP TABLE remote_tombstones;
+DROP TABLE received_activities;
+DROP TABLE federation_cursor;
+DROP TABLE federation_deliveries;
+DROP TABLE federation_activities;
+DROP TABLE federation_follows;
+DROP TABLE federation_followers;
+DROP TABLE remote_actors;
+DROP TABLE actor_keys;
+DELETE FROM artifact_relationships WHERE origin_url IS NOT NULL;
+ALTER TABLE artifact_relationships DROP COLUMN origin_url;
+DELETE FROM artifact_dimensions WHERE artifact_id IN (SELECT id FROM artifacts WHERE origin_url IS NOT NULL);
+DELETE FROM artifacts WHERE origin_url IS NOT NULL;
+ALTER TABLE artifacts DROP COLUMN origin_url;
+ALTER TABLE convergences DROP CONSTRAINT convergences_slug_check;
+DELETE FROM convergences WHERE origin_url IS NOT NULL;
+ALTER TABLE convergences DROP COLUMN origin_url;
+ALTER TABLE convergences ADD CONSTRAINT convergences_slug_check
+    CHECK (slug ~ '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$');
