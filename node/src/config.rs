@@ -27,6 +27,29 @@ pub struct Settings {
     pub log: LogSettings,
     /// The full-text index.
     pub search: SearchSettings,
+    /// ActivityPub federation with peer nodes.
+    pub federation: FederationSettings,
+}
+
+/// Federation settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Whether the node federates at all (serves actors, accepts follows, delivers).
+    pub enabled: bool,
+    /// Allow `http://` peers with explicit ports on loopback and private addresses. For local
+    /// testing only: it lets a remote peer make this node fetch from internal addresses.
+    pub allow_local_network: bool,
+    /// Delay before the first retry of a failed delivery, in milliseconds; doubles per failure.
+    pub retry_base_ms: u64,
+    /// Longest delay between delivery retries, in seconds.
+    pub retry_max_secs: u64,
+    /// How often the delivery queue looks for work, in milliseconds.
+    pub poll_ms: u64,
+    /// Timeout of one outgoing request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Largest accepted inbox body, in bytes.
+    pub max_inbox_bytes: usize,
 }
 
 /// Full-text index settings.

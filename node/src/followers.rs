@@ -59,6 +59,12 @@ impl Stopped {
         }
     }
 
+    /// Sleeps for `duration`; true when the follower was told to stop meanwhile.
+    pub async fn sleep(&mut self, duration: Duration) -> bool {
+        let _ = tokio::time::timeout(duration, self.0.changed()).await;
+        self.is_set()
+    }
+
     async fn pause(&mut self) {
         let _ = tokio::time::timeout(RETRY_PAUSE, self.0.changed()).await;
     }

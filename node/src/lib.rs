@@ -29,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod federating;
 pub mod followers;
 pub mod graphing;
 pub mod indexing;

@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpServer, web};
+use activitypub_federation::config::FederationConfig;
 use kg_graph::GraphStore;
 use kg_search::SearchIndex;
 use secrecy::ExposeSecret;
@@ -15,6 +16,9 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::api::{self, NodeInfo};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::federating::delivery::start_delivery;
+use crate::federating::outgoing::start_outgoing;
+use crate::federating::{self, FederationContext, FederationError, federation_config};
 use crate::followers::Follower;
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, start_search};
@@ -34,6 +38,9 @@ pub enum StartupError {
     /// The graph follower could not be started.
     #[error(transparent)]
     Graphing(#[from] GraphingError),
+    /// Federation could not be set up (keys, HTTP client).
+    #[error(transparent)]
+    Federation(#[from] FederationError),
     /// The data directory could not be created or the port bound.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -46,6 +53,7 @@ pub struct Application {
     pool: DbPool,
     search: Follower,
     graph: Follower,
+    federation: Vec<Follower>,
 }
 
 impl Application {
@@ -78,7 +86,23 @@ impl Application {
         };
         let (index, search) = start_search(&settings).await?;
         let (store, graph) = start_graph(&settings)?;
-        let server = serve(listener, pool.clone(), node, index, store, &settings)?;
+        let (federation_config, federation) = if settings.federation.enabled {
+            let context = FederationContext::new(pool.clone(), &settings);
+            let config = federation_config(context).await?;
+            let followers = vec![start_outgoing(&settings)?, start_delivery(&settings)?];
+            (Some(config), followers)
+        } else {
+            (None, Vec::new())
+        };
+        let server = serve(
+            listener,
+            pool.clone(),
+            node,
+            index,
+            store,
+            federation_config,
+            &settings,
+        )?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
@@ -86,6 +110,7 @@ impl Application {
             pool,
             search,
             graph,
+            federation,
         })
     }
 
@@ -110,6 +135,9 @@ impl Application {
         let served = self.server.await;
         self.search.stop().await;
         self.graph.stop().await;
+        for follower in self.federation {
+            follower.stop().await;
+        }
         served
     }
 }
@@ -120,6 +148,7 @@ fn serve(
     node: NodeInfo,
     index: SearchIndex,
     store: Arc<GraphStore>,
+    federation: Option<FederationConfig<FederationContext>>,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
@@ -127,8 +156,11 @@ fn serve(
     let store = web::Data::from(store);
     let node = web::Data::new(node);
     let http = settings.http.clone();
+    let max_inbox_bytes = settings.federation.max_inbox_bytes;
+    let federation = federation.map(web::Data::new);
     let mut server = HttpServer::new(move || {
         let http = http.clone();
+        let federation = federation.clone();
         App::new()
             .wrap(ErrorHandlers::new().default_handler(api::json_error_fallback))
             .wrap(Compress::default())
@@ -152,7 +184,13 @@ fn serve(
             .app_data(node.clone())
             .app_data(index.clone())
             .app_data(store.clone())
-            .configure(move |cfg| api::configure(cfg, &http))
+            .configure(move |cfg| {
+                if let Some(federation) = federation {
+                    cfg.app_data(federation);
+                    cfg.configure(|cfg| federating::routes::configure(cfg, max_inbox_bytes));
+                }
+                api::configure(cfg, &http);
+            })
             .default_service(web::to(api::route_not_found))
     });
     if settings.http.workers > 0 {

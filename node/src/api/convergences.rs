@@ -61,6 +61,10 @@ pub struct ConvergenceResponse {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// For a convergence followed on another node: its `Group` actor there. Such a mirror is
+    /// read-only here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl From<DbConvergence> for ConvergenceResponse {
@@ -73,6 +77,7 @@ impl From<DbConvergence> for ConvergenceResponse {
             visibility: row.visibility,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            origin: row.origin_url,
         }
     }
 }

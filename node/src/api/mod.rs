@@ -1,5 +1,6 @@
 //! The HTTP API: routes, extractors, wire types and the OpenAPI document.
 
+mod admin;
 mod artifacts;
 mod batch;
 mod convergences;
@@ -81,6 +82,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
                     .get(relationships::list_artifact_relationships),
             )
             .service(resource("/search", "GET").get(search::search))
+            .service(resource("/admin/federation", "GET").get(admin::overview))
+            .service(
+                resource("/admin/follows", "GET, POST")
+                    .get(admin::list_follows)
+                    .post(admin::follow),
+            )
+            .service(
+                resource("/admin/blocks", "GET, POST")
+                    .get(admin::list_blocks)
+                    .post(admin::block),
+            )
+            .service(resource("/admin/blocks/{host}", "DELETE").delete(admin::unblock))
             .service(resource("/graph/neighborhood/{id}", "GET").get(graph::neighborhood))
             .service(resource("/graph/path", "GET").get(graph::shortest_path))
             .service(resource("/graph/centrality", "GET").get(graph::centrality))

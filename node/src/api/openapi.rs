@@ -7,7 +7,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::domain::Direction;
 
-use super::{artifacts, batch, convergences, dimensions, graph, health, relationships, search};
+use super::{
+    admin, artifacts, batch, convergences, dimensions, graph, health, relationships, search,
+};
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
 #[derive(OpenApi)]
@@ -43,6 +45,12 @@ use super::{artifacts, batch, convergences, dimensions, graph, health, relations
         graph::centrality,
         graph::components,
         graph::export,
+        admin::overview,
+        admin::follow,
+        admin::list_follows,
+        admin::block,
+        admin::list_blocks,
+        admin::unblock,
     ),
     components(schemas(Direction)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -53,6 +61,7 @@ use super::{artifacts, batch, convergences, dimensions, graph, health, relations
         (name = "search", description = "Ranked full-text search"),
         (name = "graph", description = "Traversals and analytics on the in-memory graph"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "admin", description = "Federation administration: follows, delivery queue, blocks"),
     )
 )]
 pub struct ApiDoc;

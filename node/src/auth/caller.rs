@@ -68,8 +68,15 @@ impl Caller {
     }
 
     /// Fails with 401 without a token and 403 when the token does not cover the convergence.
+    /// Convergences mirrored from another node are read-only for everyone (403).
     pub fn require_write(&self, convergence: &DbConvergence) -> Result<(), Error> {
         self.require_read(convergence)?;
+        if let Some(origin) = &convergence.origin_url {
+            return Err(Error::Forbidden(format!(
+                "convergence '{}' mirrors {origin}; only its origin node changes it",
+                convergence.slug
+            )));
+        }
         match self.grant {
             None => Err(Error::Unauthenticated),
             Some(Grant::Node) => Ok(()),

@@ -25,6 +25,8 @@ pub struct DbConvergence {
     pub created_at: DateTime<Utc>,
     /// The `updated_at` column.
     pub updated_at: DateTime<Utc>,
+    /// The `origin_url` column: the `Group` this convergence mirrors; `None` when local.
+    pub origin_url: Option<String>,
 }
 
 /// A row of `artifacts`.
@@ -51,6 +53,8 @@ pub struct DbArtifact {
     pub updated_at: DateTime<Utc>,
     /// The `deleted_at` column.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The `origin_url` column: the artifact's URL on its origin node; `None` when local.
+    pub origin_url: Option<String>,
 }
 
 /// A row of `artifact_dimensions`.

@@ -8,7 +8,7 @@ mod weight;
 
 pub use dimensions::{DimensionName, Dimensions, MAX_DIMENSIONS_PER_ARTIFACT};
 pub use kinds::{ArtifactKind, Direction, RelationshipKind, UnknownVariant, Visibility};
-pub use slug::Slug;
+pub use slug::{Slug, names_convergence};
 pub use text::{Author, Body, Description, Name, Title};
 pub use weight::{EdgeWeight, Weight};
 

@@ -41,6 +41,22 @@ impl TryFrom<String> for Slug {
     }
 }
 
+/// Whether `text` can name a convergence: a local [`Slug`], or `slug@host[:port]` for one
+/// mirrored from another node.
+pub fn names_convergence(text: &str) -> bool {
+    let (slug, instance) = match text.split_once('@') {
+        Some((slug, instance)) => (slug, Some(instance)),
+        None => (text, None),
+    };
+    let instance_ok = instance.is_none_or(|instance| {
+        (1..=260).contains(&instance.len())
+            && instance
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-:".contains(c))
+    });
+    instance_ok && Slug::try_from(slug.to_owned()).is_ok()
+}
+
 impl From<Slug> for String {
     fn from(slug: Slug) -> Self {
         slug.0
@@ -56,6 +72,16 @@ impl fmt::Display for Slug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convergence_names_are_slugs_with_an_optional_instance() {
+        assert!(names_convergence("ideas"));
+        assert!(names_convergence("ideas@localhost:8081"));
+        assert!(names_convergence("ideas@lemmy.ml"));
+        assert!(!names_convergence("ideas@"));
+        assert!(!names_convergence("Ideas@host"));
+        assert!(!names_convergence("ideas@host/x"));
+    }
 
     #[test]
     fn accepts_url_safe_slugs_only() {

@@ -103,7 +103,7 @@ pub(crate) fn artifact_change(row: &DbArtifact, operation: ChangeOperation) -> C
     }
 }
 
-fn dimension_rows(artifact_id: Uuid, dimensions: &Dimensions) -> Vec<DbDimension> {
+pub(crate) fn dimension_rows(artifact_id: Uuid, dimensions: &Dimensions) -> Vec<DbDimension> {
     dimensions
         .iter()
         .map(|(name, weight)| DbDimension {
@@ -114,7 +114,7 @@ fn dimension_rows(artifact_id: Uuid, dimensions: &Dimensions) -> Vec<DbDimension
         .collect()
 }
 
-async fn insert_dimensions(conn: &mut AsyncPgConnection, rows: &[DbDimension]) -> QueryResult<()> {
+pub(crate) async fn insert_dimensions(conn: &mut AsyncPgConnection, rows: &[DbDimension]) -> QueryResult<()> {
     for chunk in rows.chunks(DIMENSION_CHUNK) {
         diesel::insert_into(artifact_dimensions::table)
             .values(chunk)
@@ -149,6 +149,7 @@ pub(crate) async fn insert_many(
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            origin_url: None,
         });
     }
     for chunk in rows.chunks(ARTIFACT_CHUNK) {
@@ -353,6 +354,34 @@ async fn lock_for_write(
     Ok((artifact, convergence))
 }
 
+/// Replaces an artifact's dimension set, moving the counters of its convergence.
+pub(crate) async fn replace_dimensions(
+    conn: &mut AsyncPgConnection,
+    outbox: &mut Outbox,
+    convergence_id: Uuid,
+    id: Uuid,
+    dimensions: &Dimensions,
+) -> QueryResult<()> {
+    let old: Vec<DbDimension> =
+        diesel::delete(artifact_dimensions::table.filter(artifact_dimensions::artifact_id.eq(id)))
+            .returning(DbDimension::as_returning())
+            .get_results(conn)
+            .await?;
+    outbox.count_dimensions(
+        convergence_id,
+        old.iter().map(|t| (t.dimension.as_str(), t.weight)),
+        -1,
+    );
+    let new = dimension_rows(id, dimensions);
+    insert_dimensions(conn, &new).await?;
+    outbox.count_dimensions(
+        convergence_id,
+        new.iter().map(|t| (t.dimension.as_str(), t.weight)),
+        1,
+    );
+    Ok(())
+}
+
 /// Applies a patch if `expected_version` is still current; bumps the version by one.
 pub async fn update(
     conn: &mut AsyncPgConnection,
@@ -371,24 +400,7 @@ pub async fn update(
             lock_for_write(conn, caller, id, Some(expected_version)).await?;
         let mut outbox = Outbox::default();
         if let Some(dimensions) = &patch.dimensions {
-            let old: Vec<DbDimension> = diesel::delete(
-                artifact_dimensions::table.filter(artifact_dimensions::artifact_id.eq(id)),
-            )
-            .returning(DbDimension::as_returning())
-            .get_results(conn)
-            .await?;
-            outbox.count_dimensions(
-                convergence.id,
-                old.iter().map(|t| (t.dimension.as_str(), t.weight)),
-                -1,
-            );
-            let new = dimension_rows(id, dimensions);
-            insert_dimensions(conn, &new).await?;
-            outbox.count_dimensions(
-                convergence.id,
-                new.iter().map(|t| (t.dimension.as_str(), t.weight)),
-                1,
-            );
+            replace_dimensions(conn, &mut outbox, convergence.id, id, dimensions).await?;
         }
         let changes = ArtifactChangeset {
             kind: patch.kind.map(ArtifactKind::as_str),
@@ -421,30 +433,42 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> Result<()> {
     conn.transaction(async move |conn| {
-        let (current, convergence) = lock_for_write(conn, caller, id, expected_version).await?;
+        let (current, _) = lock_for_write(conn, caller, id, expected_version).await?;
         let mut outbox = Outbox::default();
-        let tags: Vec<DbDimension> = artifact_dimensions::table
-            .filter(artifact_dimensions::artifact_id.eq(id))
-            .select(DbDimension::as_select())
-            .load(conn)
-            .await?;
-        outbox.count_dimensions(
-            convergence.id,
-            tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
-            -1,
-        );
-        relationships::delete_touching(conn, &mut outbox, id).await?;
-        let deleted: DbArtifact = diesel::update(artifacts::table.find(id))
-            .set((
-                artifacts::version.eq(current.version + 1),
-                artifacts::deleted_at.eq(Some(Utc::now())),
-            ))
-            .returning(DbArtifact::as_returning())
-            .get_result(conn)
-            .await?;
-        outbox.push(artifact_change(&deleted, ChangeOperation::Delete));
+        soft_delete(conn, &mut outbox, &current, current.version + 1).await?;
         outbox.flush(conn).await?;
         Ok(())
     })
     .await
+}
+
+/// Marks a locked, live artifact deleted at `version`, removing its relationships and its
+/// counts. The caller owns the transaction and flushes `outbox`.
+pub(crate) async fn soft_delete(
+    conn: &mut AsyncPgConnection,
+    outbox: &mut Outbox,
+    current: &DbArtifact,
+    version: i32,
+) -> Result<()> {
+    let tags: Vec<DbDimension> = artifact_dimensions::table
+        .filter(artifact_dimensions::artifact_id.eq(current.id))
+        .select(DbDimension::as_select())
+        .load(conn)
+        .await?;
+    outbox.count_dimensions(
+        current.convergence_id,
+        tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
+        -1,
+    );
+    relationships::delete_touching(conn, outbox, current.id).await?;
+    let deleted: DbArtifact = diesel::update(artifacts::table.find(current.id))
+        .set((
+            artifacts::version.eq(version),
+            artifacts::deleted_at.eq(Some(Utc::now())),
+        ))
+        .returning(DbArtifact::as_returning())
+        .get_result(conn)
+        .await?;
+    outbox.push(artifact_change(&deleted, ChangeOperation::Delete));
+    Ok(())
 }

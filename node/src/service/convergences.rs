@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::db::schema::convergences;
 use crate::db::{Change, ChangeEntity, ChangeOperation, DbConvergence, Outbox};
-use crate::domain::{Description, Name, Slug, Visibility};
+use crate::domain::{Description, Name, Slug, Visibility, names_convergence};
 use crate::error::{Error, Result};
 
 use super::visibility::readable_by;
@@ -72,6 +72,7 @@ pub async fn create(
         visibility: new.visibility.as_str().to_owned(),
         created_at: now,
         updated_at: now,
+        origin_url: None,
     };
     conn.transaction(async |conn| {
         let inserted = diesel::insert_into(convergences::table)
@@ -115,8 +116,8 @@ pub async fn find_readable(
     caller: &Caller,
     slug: &str,
 ) -> Result<DbConvergence> {
-    // A text that is no valid slug names no convergence (and never reaches the database).
-    if Slug::try_from(slug.to_owned()).is_err() {
+    // A text that is no valid name names no convergence (and never reaches the database).
+    if !names_convergence(slug) {
         return Err(Error::not_found("convergence", slug.escape_debug()));
     }
     let row = convergences::table

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod convergences;
 pub mod dimensions;
 pub mod relationships;
+pub mod remote;
 mod visibility;
 
 pub use artifacts::ArtifactWithDimensions;

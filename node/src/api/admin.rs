@@ -1,0 +1,185 @@
+//! `/api/v1/admin/...`: federation administration (node-wide tokens only).
+
+use actix_web::{HttpResponse, web};
+use activitypub_federation::config::FederationConfig;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Writer;
+use crate::db::DbPool;
+use crate::error::{Error, ErrorBody, Result};
+use crate::federating::admin::{self, BlockedInstance, FollowView, PeerQueue};
+use crate::federating::{FederationContext, FederationError};
+
+use super::json::ApiJson;
+
+type Federation = Option<web::Data<FederationConfig<FederationContext>>>;
+
+fn enabled(federation: Federation) -> Result<web::Data<FederationConfig<FederationContext>>> {
+    federation.ok_or_else(|| Error::NotFound {
+        resource: "feature",
+        key: "federation (disabled in this node's settings)".to_owned(),
+    })
+}
+
+/// Maps a federation failure to the node's error shape.
+fn node_error(error: FederationError) -> Error {
+    match error {
+        FederationError::Node(error) => error,
+        FederationError::Invalid(message) => Error::Unprocessable(message),
+        FederationError::Rejected(message) => Error::Forbidden(message),
+        FederationError::Disabled => Error::NotFound {
+            resource: "feature",
+            key: "federation".to_owned(),
+        },
+        FederationError::Protocol(error) => {
+            Error::Unprocessable(format!("the remote convergence cannot be reached: {error}"))
+        }
+    }
+}
+
+/// The federation state of this node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FederationOverview {
+    /// Delivery state per receiving inbox, largest backlog first.
+    pub peers: Vec<PeerQueue>,
+    /// Activities not yet delivered, over all inboxes.
+    pub total_backlog: i64,
+    /// Remote convergences this node follows.
+    pub follows: Vec<FollowView>,
+    /// Blocked instances.
+    pub blocked: Vec<BlockedInstance>,
+}
+
+/// The delivery queue (per-peer backlog and last error), follows and blocks.
+#[utoipa::path(get, path = "/api/v1/admin/federation", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = FederationOverview),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn overview(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+) -> Result<web::Json<FederationOverview>> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    let peers = admin::queue_state(&mut conn).await.map_err(node_error)?;
+    Ok(web::Json(FederationOverview {
+        total_backlog: peers.iter().map(|peer| peer.backlog).sum(),
+        peers,
+        follows: admin::list_follows(&mut conn).await.map_err(node_error)?,
+        blocked: admin::list_blocks(&mut conn).await.map_err(node_error)?,
+    }))
+}
+
+/// Body of `POST /api/v1/admin/follows`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRequest {
+    /// The remote convergence: its actor URL (`https://peer/c/slug`) or `slug@peer`.
+    #[schema(example = "https://peer.example/c/ideas")]
+    pub target: String,
+}
+
+/// Follows a remote public convergence; its artifacts and relationships then arrive as they
+/// change, in a read-only local convergence named `slug@host[:port]`.
+#[utoipa::path(post, path = "/api/v1/admin/follows", tag = "admin",
+    request_body = FollowRequest, security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Follow sent", body = FollowView),
+        (status = 200, description = "Already following", body = FollowView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "Not a reachable convergence", body = ErrorBody)))]
+pub async fn follow(
+    federation: Federation,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<FollowRequest>,
+) -> Result<HttpResponse> {
+    caller.require_node("following a remote convergence")?;
+    let config = enabled(federation)?;
+    let data = config.to_request_data();
+    let (view, created) = admin::follow_remote(&data, &body.target)
+        .await
+        .map_err(node_error)?;
+    Ok(if created {
+        HttpResponse::Accepted().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// Remote convergences this node follows.
+#[utoipa::path(get, path = "/api/v1/admin/follows", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<FollowView>), (status = 401, body = ErrorBody)))]
+pub async fn list_follows(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+) -> Result<web::Json<Vec<FollowView>>> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    Ok(web::Json(
+        admin::list_follows(&mut conn).await.map_err(node_error)?,
+    ))
+}
+
+/// Body of `POST /api/v1/admin/blocks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// `host` (also blocks its subdomains, any port), `host:port`, or a base URL.
+    #[schema(example = "spam.example")]
+    pub host: String,
+    /// Why (shown to admins).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Blocks an instance: nothing is fetched from, accepted from or delivered to it.
+#[utoipa::path(post, path = "/api/v1/admin/blocks", tag = "admin",
+    request_body = BlockRequest, security(("bearer" = [])),
+    responses((status = 201, body = BlockedInstance), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn block(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<BlockRequest>,
+) -> Result<HttpResponse> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    let blocked = admin::block(&mut conn, &body.host, body.reason.trim())
+        .await
+        .map_err(node_error)?;
+    Ok(HttpResponse::Created().json(blocked))
+}
+
+/// Blocked instances.
+#[utoipa::path(get, path = "/api/v1/admin/blocks", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<BlockedInstance>), (status = 401, body = ErrorBody)))]
+pub async fn list_blocks(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+) -> Result<web::Json<Vec<BlockedInstance>>> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    Ok(web::Json(admin::list_blocks(&mut conn).await.map_err(node_error)?))
+}
+
+/// Lifts a block.
+#[utoipa::path(delete, path = "/api/v1/admin/blocks/{host}", tag = "admin",
+    params(("host" = String, Path, description = "The blocked entry")),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn unblock(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+    host: web::Path<String>,
+) -> Result<HttpResponse> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    if admin::unblock(&mut conn, &host).await.map_err(node_error)? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Error::not_found("blocked instance", host.as_str()))
+    }
+}

@@ -1,0 +1,241 @@
+//! Administration of federation: following remote convergences, the delivery queue's state,
+//! the block list.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
+use activitypub_federation::traits::Actor;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kg_federation::activities::{Follow, FollowType};
+use serde::Serialize;
+use url::Url;
+use utoipa::ToSchema;
+
+use crate::db::schema::{blocked_instances, convergences, federation_follows};
+
+use super::FederationContext;
+use super::actors::{ActorRecord, node_actor};
+use super::delivery::{Target, enqueue};
+use super::error::FederationError;
+use super::objects::mirror_actor;
+use super::urls::NODE_ACTOR_PATH;
+
+/// This node's follow of a remote convergence.
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable)]
+pub struct FollowView {
+    /// Local name of the mirrored convergence, `slug@host[:port]`.
+    pub convergence: String,
+    /// The remote `Group` actor.
+    pub group_url: String,
+    /// `pending` until the remote node accepts, then `accepted`.
+    pub state: String,
+    /// When the follow was sent.
+    pub created_at: DateTime<Utc>,
+    /// When it was accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// Follows the remote convergence `target`: its actor URL (`https://peer/c/slug`) or its
+/// WebFinger name (`slug@peer`). Idempotent: following again returns the existing follow.
+pub async fn follow_remote(
+    data: &Data<FederationContext>,
+    target: &str,
+) -> Result<(FollowView, bool), FederationError> {
+    let target = target.trim();
+    let group: ActorRecord = match Url::parse(target) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            ObjectId::<ActorRecord>::from(url).dereference(data).await?
+        }
+        _ if target.contains('@') && !target.contains('/') => {
+            webfinger_resolve_actor(target.trim_start_matches('@'), data).await?
+        }
+        _ => {
+            return Err(FederationError::Invalid(format!(
+                "'{target}' is neither an http(s) actor URL nor a name like slug@host"
+            )));
+        }
+    };
+    let mirror = mirror_actor(&group, data).await?;
+    let mut conn = data.pool.get().await?;
+    if let Some(existing) = find_follow(&mut conn, group.url()).await? {
+        return Ok((existing, false));
+    }
+    let follower = node_actor(&mut conn, &data.urls).await?;
+    let follow = Follow {
+        kind: FollowType::Follow,
+        id: data.urls.new_activity(),
+        actor: follower.url().clone(),
+        object: group.url().clone(),
+    };
+    let urls = &data.urls;
+    conn.transaction(async |conn| {
+        diesel::insert_into(federation_follows::table)
+            .values((
+                federation_follows::convergence_id.eq(mirror.id),
+                federation_follows::group_url.eq(group.url().as_str()),
+                federation_follows::follow_activity.eq(follow.id.as_str()),
+                federation_follows::state.eq("pending"),
+            ))
+            .execute(conn)
+            .await?;
+        enqueue(
+            conn,
+            urls,
+            NODE_ACTOR_PATH,
+            Target::Inbox(&group.inbox()),
+            &follow.id,
+            &follow,
+        )
+        .await
+    })
+    .await?;
+    tracing::info!(group = %group.url(), convergence = %mirror.slug, "following");
+    let created = find_follow(&mut conn, group.url())
+        .await?
+        .ok_or_else(|| FederationError::Invalid("the follow was not stored".to_owned()))?;
+    Ok((created, true))
+}
+
+async fn find_follow(
+    conn: &mut AsyncPgConnection,
+    group: &Url,
+) -> Result<Option<FollowView>, FederationError> {
+    Ok(follows_query()
+        .filter(federation_follows::group_url.eq(group.as_str()))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn follows_query() -> _ {
+    federation_follows::table
+        .inner_join(convergences::table)
+        .select((
+            convergences::slug,
+            federation_follows::group_url,
+            federation_follows::state,
+            federation_follows::created_at,
+            federation_follows::accepted_at,
+        ))
+}
+
+/// Every remote convergence this node follows.
+pub async fn list_follows(conn: &mut AsyncPgConnection) -> Result<Vec<FollowView>, FederationError> {
+    Ok(follows_query()
+        .order(federation_follows::created_at)
+        .load(conn)
+        .await?)
+}
+
+/// Delivery state of one receiving inbox.
+#[derive(Debug, Clone, Serialize, ToSchema, QueryableByName)]
+pub struct PeerQueue {
+    /// The inbox.
+    #[diesel(sql_type = Text)]
+    pub inbox: String,
+    /// Activities queued for it and not yet delivered.
+    #[diesel(sql_type = BigInt)]
+    pub backlog: i64,
+    /// Every activity up to this queue position has been delivered.
+    #[diesel(sql_type = BigInt)]
+    pub delivered_through: i64,
+    /// Consecutive failed attempts.
+    #[diesel(sql_type = Integer)]
+    pub failures: i32,
+    /// The last failure, cleared by a success.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    /// Next attempt (or lease end while a worker is at it).
+    #[diesel(sql_type = Timestamptz)]
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last successful delivery.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Remote actors behind this inbox that follow local convergences.
+    #[diesel(sql_type = BigInt)]
+    pub followers: i64,
+}
+
+/// Per-inbox backlog and errors, largest backlog first.
+pub async fn queue_state(conn: &mut AsyncPgConnection) -> Result<Vec<PeerQueue>, FederationError> {
+    Ok(diesel::sql_query(
+        "SELECT d.inbox, d.delivered_through, d.failures, d.last_error, d.next_attempt_at, \
+                d.last_success_at, \
+                (SELECT count(*) FROM federation_followers f WHERE f.inbox = d.inbox) AS followers, \
+                (SELECT count(*) FROM federation_activities a \
+                 WHERE a.id > d.delivered_through AND (a.inbox = d.inbox OR EXISTS ( \
+                     SELECT 1 FROM federation_followers f \
+                     WHERE f.convergence_id = a.convergence_id AND f.inbox = d.inbox \
+                       AND f.since_activity < a.id))) AS backlog \
+         FROM federation_deliveries d ORDER BY backlog DESC, d.inbox",
+    )
+    .load(conn)
+    .await?)
+}
+
+/// A blocked instance.
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable)]
+pub struct BlockedInstance {
+    /// `host` (with its subdomains, any port) or `host:port`.
+    pub host: String,
+    /// Why.
+    pub reason: String,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The block list.
+pub async fn list_blocks(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<BlockedInstance>, FederationError> {
+    Ok(blocked_instances::table
+        .select((
+            blocked_instances::host,
+            blocked_instances::reason,
+            blocked_instances::created_at,
+        ))
+        .order(blocked_instances::host)
+        .load(conn)
+        .await?)
+}
+
+/// Blocks an instance (`host`, `host:port` or a URL); returns the normalised entry.
+pub async fn block(
+    conn: &mut AsyncPgConnection,
+    raw: &str,
+    reason: &str,
+) -> Result<BlockedInstance, FederationError> {
+    let host = kg_federation::origin::block_entry(raw).ok_or_else(|| {
+        FederationError::Invalid(format!("'{raw}' is not a host, host:port or base URL"))
+    })?;
+    Ok(diesel::insert_into(blocked_instances::table)
+        .values((
+            blocked_instances::host.eq(&host),
+            blocked_instances::reason.eq(reason),
+        ))
+        .on_conflict(blocked_instances::host)
+        .do_update()
+        .set(blocked_instances::reason.eq(reason))
+        .returning((
+            blocked_instances::host,
+            blocked_instances::reason,
+            blocked_instances::created_at,
+        ))
+        .get_result(conn)
+        .await?)
+}
+
+/// Lifts a block; false when there was none.
+pub async fn unblock(conn: &mut AsyncPgConnection, host: &str) -> Result<bool, FederationError> {
+    let host = kg_federation::origin::block_entry(host).unwrap_or_else(|| host.to_owned());
+    Ok(
+        diesel::delete(blocked_instances::table.filter(blocked_instances::host.eq(host)))
+            .execute(conn)
+            .await?
+            > 0,
+    )
+}

@@ -1,0 +1,367 @@
+//! The persisted delivery queue.
+//!
+//! Activities are rows of `federation_activities`, for one inbox or for the followers of a
+//! convergence. Each receiving inbox has a row in `federation_deliveries` recording how far it
+//! has been served: a worker claims a due inbox (a lease, so that several node processes on one
+//! database never deliver twice at once), sends its pending activities in order, and moves the
+//! mark after each success. A failure backs off exponentially ([`kg_federation::backoff`])
+//! without ever giving up, and nothing is lost on restart: the queue is only PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use activitypub_federation::activity_sending::SendActivityTask;
+use activitypub_federation::config::{Data, FederationConfig};
+use activitypub_federation::traits::Activity;
+use async_trait::async_trait;
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Interval, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use kg_federation::backoff::Backoff;
+use kg_federation::context::object_context;
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::db::schema::{federation_activities, federation_deliveries};
+use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+
+use super::FederationContext;
+use super::actors::find_local_actor;
+use super::error::FederationError;
+use super::urls::LocalUrls;
+
+/// A claimed inbox is left alone by other workers for this long without progress.
+const LEASE: Duration = Duration::from_secs(60);
+/// Activities read per query.
+const BATCH: i64 = 50;
+
+/// Who an activity is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// One inbox.
+    Inbox(&'a Url),
+    /// Every inbox following this convergence when the activity is queued.
+    Followers(Uuid),
+}
+
+/// The id of the newest queued activity (0 when none).
+pub async fn latest_activity(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    federation_activities::table
+        .select(diesel::dsl::max(federation_activities::id))
+        .first::<Option<i64>>(conn)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+/// Queues `activity` (sent with our `@context`) from the local actor at `actor_path`, inside
+/// the caller's transaction.
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    actor_path: &str,
+    target: Target<'_>,
+    id: &Url,
+    activity: &impl Serialize,
+) -> Result<(), FederationError> {
+    let mut payload = serde_json::to_value(activity)
+        .map_err(|error| FederationError::Invalid(format!("activity: {error}")))?;
+    if let Some(object) = payload.as_object_mut() {
+        object.insert("@context".to_owned(), object_context(urls.base()));
+    }
+    let (convergence, inbox) = match target {
+        Target::Inbox(inbox) => (None, Some(inbox.as_str())),
+        Target::Followers(convergence) => (Some(convergence), None),
+    };
+    diesel::insert_into(federation_activities::table)
+        .values((
+            federation_activities::activity_url.eq(id.as_str()),
+            federation_activities::actor_path.eq(actor_path),
+            federation_activities::convergence_id.eq(convergence),
+            federation_activities::inbox.eq(inbox),
+            federation_activities::payload.eq(payload),
+        ))
+        .execute(conn)
+        .await?;
+    if let Some(inbox) = inbox {
+        track_inbox(conn, inbox).await?;
+    }
+    Ok(())
+}
+
+/// Makes sure the queue serves `inbox`.
+pub async fn track_inbox(conn: &mut AsyncPgConnection, inbox: &str) -> QueryResult<()> {
+    diesel::insert_into(federation_deliveries::table)
+        .values(federation_deliveries::inbox.eq(inbox))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A queued activity as the sending layer wants it: serialised as stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+struct QueuedActivity {
+    payload: serde_json::Value,
+    #[serde(skip)]
+    id: Url,
+    #[serde(skip)]
+    actor: Url,
+}
+
+#[async_trait]
+impl Activity for QueuedActivity {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn actor(&self) -> &Url {
+        &self.actor
+    }
+
+    async fn verify(&self, _data: &Data<Self::DataType>) -> Result<(), Self::Error> {
+        Err(FederationError::Rejected("queued activities are only sent".to_owned()))
+    }
+
+    async fn receive(self, _data: &Data<Self::DataType>) -> Result<(), Self::Error> {
+        Err(FederationError::Rejected("queued activities are only sent".to_owned()))
+    }
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    inbox: String,
+    #[diesel(sql_type = BigInt)]
+    delivered_through: i64,
+    #[diesel(sql_type = Integer)]
+    failures: i32,
+}
+
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    activity_url: String,
+    #[diesel(sql_type = Text)]
+    actor_path: String,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    payload: serde_json::Value,
+}
+
+/// Activities pending for an inbox after a mark: its own, and those of convergences it followed
+/// before they were queued.
+const PENDING: &str = "SELECT a.id, a.activity_url, a.actor_path, a.payload \
+     FROM federation_activities a \
+     WHERE a.id > $2 AND (a.inbox = $1 OR EXISTS ( \
+         SELECT 1 FROM federation_followers f \
+         WHERE f.convergence_id = a.convergence_id AND f.inbox = $1 AND f.since_activity < a.id)) \
+     ORDER BY a.id LIMIT $3";
+
+/// Claims every due inbox with pending work, leasing it to this worker.
+const CLAIM: &str = "UPDATE federation_deliveries d SET next_attempt_at = now() + $1 \
+     WHERE d.next_attempt_at <= now() AND NOT (d.inbox = ANY($2)) AND EXISTS ( \
+         SELECT 1 FROM federation_activities a \
+         WHERE a.id > d.delivered_through AND (a.inbox = d.inbox OR EXISTS ( \
+             SELECT 1 FROM federation_followers f \
+             WHERE f.convergence_id = a.convergence_id AND f.inbox = d.inbox \
+               AND f.since_activity < a.id))) \
+     RETURNING d.inbox, d.delivered_through, d.failures";
+
+/// Starts the delivery queue's thread.
+pub fn start_delivery(settings: &Settings) -> std::io::Result<Follower> {
+    spawn_follower(
+        "kg-delivery",
+        DeliveryJob {
+            settings: settings.clone(),
+            running: Arc::default(),
+        },
+    )
+}
+
+struct DeliveryJob {
+    settings: Settings,
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+impl FollowerJob for DeliveryJob {
+    type Error = FederationError;
+
+    async fn run(&mut self, mut stopped: Stopped) -> Result<(), Self::Error> {
+        let context = FederationContext::connect(&self.settings)?;
+        let config = super::federation_config(context.clone()).await?;
+        let poll = Duration::from_millis(context.settings.poll_ms.max(10));
+        loop {
+            for claimed in self.claim(&context).await? {
+                let worker = InboxWorker {
+                    config: config.clone(),
+                    running: self.running.clone(),
+                    claimed,
+                };
+                tokio::spawn(worker.run());
+            }
+            if stopped.sleep(poll).await {
+                return Ok(());
+            }
+        }
+    }
+
+    fn finish(self) {}
+}
+
+impl DeliveryJob {
+    async fn claim(&self, context: &FederationContext) -> Result<Vec<Claimed>, FederationError> {
+        let busy: Vec<String> = self
+            .running
+            .lock()
+            .map(|running| running.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut conn = context.pool.get().await?;
+        let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
+            .bind::<Interval, _>(interval(LEASE))
+            .bind::<diesel::sql_types::Array<Text>, _>(busy)
+            .load(&mut conn)
+            .await?;
+        if let Ok(mut running) = self.running.lock() {
+            running.extend(claimed.iter().map(|c| c.inbox.clone()));
+        }
+        Ok(claimed)
+    }
+}
+
+fn interval(duration: Duration) -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(
+        i64::try_from(duration.as_micros()).unwrap_or(i64::MAX),
+    )
+}
+
+/// Serves one claimed inbox until it has nothing pending or a delivery fails.
+struct InboxWorker {
+    config: FederationConfig<FederationContext>,
+    running: Arc<Mutex<HashSet<String>>>,
+    claimed: Claimed,
+}
+
+impl InboxWorker {
+    async fn run(self) {
+        let inbox = self.claimed.inbox.clone();
+        if let Err(error) = self.drain().await {
+            tracing::warn!(%inbox, %error, "delivery worker stopped");
+        }
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&inbox);
+        }
+    }
+
+    async fn drain(&self) -> Result<(), FederationError> {
+        let data = self.config.to_request_data();
+        let inbox_url = Url::parse(&self.claimed.inbox)
+            .map_err(|error| FederationError::Invalid(format!("inbox URL: {error}")))?;
+        let mut mark = self.claimed.delivered_through;
+        loop {
+            let pending: Vec<Pending> = {
+                let mut conn = data.pool.get().await?;
+                diesel::sql_query(PENDING)
+                    .bind::<Text, _>(&self.claimed.inbox)
+                    .bind::<BigInt, _>(mark)
+                    .bind::<BigInt, _>(BATCH)
+                    .load(&mut conn)
+                    .await?
+            };
+            if pending.is_empty() {
+                return self.release().await;
+            }
+            for activity in pending {
+                if let Err(error) = send(&data, &inbox_url, &activity).await {
+                    return self.failed(&error.to_string()).await;
+                }
+                mark = activity.id;
+                self.delivered(mark).await?;
+            }
+        }
+    }
+
+    async fn delivered(&self, mark: i64) -> Result<(), FederationError> {
+        let mut conn = self.config.pool.get().await?;
+        diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
+            .set((
+                federation_deliveries::delivered_through.eq(mark),
+                federation_deliveries::failures.eq(0),
+                federation_deliveries::last_error.eq(None::<String>),
+                federation_deliveries::last_success_at.eq(Some(Utc::now())),
+                federation_deliveries::next_attempt_at.eq(Utc::now() + LEASE),
+                federation_deliveries::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn release(&self) -> Result<(), FederationError> {
+        let mut conn = self.config.pool.get().await?;
+        diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
+            .set(federation_deliveries::next_attempt_at.eq(Utc::now()))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn failed(&self, error: &str) -> Result<(), FederationError> {
+        let settings = &self.config.settings;
+        let backoff = Backoff {
+            base: Duration::from_millis(settings.retry_base_ms),
+            cap: Duration::from_secs(settings.retry_max_secs),
+        };
+        let failures = self.claimed.failures.saturating_add(1);
+        let delay = backoff.delay(u32::try_from(failures).unwrap_or(u32::MAX));
+        tracing::warn!(inbox = %self.claimed.inbox, failures, retry_in = ?delay, %error, "delivery failed");
+        let mut conn = self.config.pool.get().await?;
+        diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
+            .set((
+                federation_deliveries::failures.eq(failures),
+                federation_deliveries::last_error.eq(Some(error.chars().take(1000).collect::<String>())),
+                federation_deliveries::next_attempt_at.eq(Utc::now() + delay),
+                federation_deliveries::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Signs `activity` with its actor's key and posts it to `inbox`. A refusal by the peer (4xx
+/// other than 408/429) counts as delivered: sending it again would not change the answer.
+async fn send(
+    data: &Data<FederationContext>,
+    inbox: &Url,
+    activity: &Pending,
+) -> Result<(), FederationError> {
+    let actor = {
+        let mut conn = data.pool.get().await?;
+        let url = data.urls.url(&activity.actor_path);
+        find_local_actor(&mut conn, &data.urls, &url).await?
+    };
+    let Some(actor) = actor else {
+        tracing::info!(activity = %activity.activity_url, "its actor is gone; not sent");
+        return Ok(());
+    };
+    let queued = QueuedActivity {
+        payload: activity.payload.clone(),
+        id: Url::parse(&activity.activity_url)
+            .map_err(|error| FederationError::Invalid(format!("activity URL: {error}")))?,
+        actor: actor.url().clone(),
+    };
+    let tasks = SendActivityTask::prepare(&queued, &actor, vec![inbox.clone()], data).await?;
+    for task in tasks {
+        task.sign_and_send(data).await?;
+    }
+    Ok(())
+}

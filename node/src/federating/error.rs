@@ -1,0 +1,108 @@
+//! Failures of federation requests and jobs, and their HTTP answers.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use activitypub_federation::error::Error as ProtocolError;
+use serde_json::json;
+
+use crate::error::Error as NodeError;
+
+/// Why a federation request or job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    /// The ActivityPub layer refused or failed (signature, digest, fetch, URL checks).
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A node operation failed (database, validation).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The activity is well-formed but not acceptable from this sender (403).
+    #[error("{0}")]
+    Rejected(String),
+    /// The activity or object is malformed (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Federation is switched off on this node (404).
+    #[error("federation is disabled on this node")]
+    Disabled,
+}
+
+impl From<serde_json::Error> for FederationError {
+    fn from(error: serde_json::Error) -> Self {
+        FederationError::Invalid(format!("JSON: {error}"))
+    }
+}
+
+impl From<diesel::result::Error> for FederationError {
+    fn from(error: diesel::result::Error) -> Self {
+        FederationError::Node(error.into())
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for FederationError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        FederationError::Node(error.into())
+    }
+}
+
+impl FederationError {
+    fn code(&self) -> &'static str {
+        match self {
+            FederationError::Protocol(error) => protocol_code(error),
+            FederationError::Node(_) => "node_error",
+            FederationError::Rejected(_) => "rejected",
+            FederationError::Invalid(_) => "invalid_activity",
+            FederationError::Disabled => "federation_disabled",
+        }
+    }
+}
+
+fn protocol_code(error: &ProtocolError) -> &'static str {
+    match error {
+        ProtocolError::ActivitySignatureInvalid => "invalid_signature",
+        ProtocolError::ActivityBodyDigestInvalid => "invalid_digest",
+        ProtocolError::UrlVerificationError(_) | ProtocolError::DomainResolveError(_) => {
+            "url_refused"
+        }
+        ProtocolError::ParseReceivedActivity { .. } => "invalid_activity",
+        ProtocolError::NotFound | ProtocolError::ObjectDeleted(_) => "not_found",
+        _ => "federation_error",
+    }
+}
+
+impl ResponseError for FederationError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            FederationError::Protocol(error) => match error {
+                ProtocolError::ActivitySignatureInvalid
+                | ProtocolError::ActivityBodyDigestInvalid => StatusCode::UNAUTHORIZED,
+                ProtocolError::UrlVerificationError(_)
+                | ProtocolError::DomainResolveError(_)
+                | ProtocolError::ResolveInternalIpError(..) => StatusCode::FORBIDDEN,
+                ProtocolError::ParseReceivedActivity { .. } => StatusCode::BAD_REQUEST,
+                ProtocolError::NotFound | ProtocolError::ObjectDeleted(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            FederationError::Node(error) => error.status_code(),
+            FederationError::Rejected(_) => StatusCode::FORBIDDEN,
+            FederationError::Invalid(_) => StatusCode::BAD_REQUEST,
+            FederationError::Disabled => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let FederationError::Node(error) = self {
+            return error.error_response();
+        }
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "federation request failed");
+        } else {
+            tracing::info!(error = %self, "federation request refused");
+        }
+        HttpResponse::build(status)
+            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+    }
+}

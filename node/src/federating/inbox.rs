@@ -1,0 +1,397 @@
+//! Activities peers send to this node's inboxes.
+//!
+//! The ActivityPub layer has already checked the body's digest, that the activity's id and actor
+//! share a host, and the actor's HTTP signature; here each activity is checked against what this
+//! node knows (whom it follows, which convergences it federates) and applied. Every activity id
+//! is remembered in the transaction that applies it, so replays and duplicates are no-ops.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::protocol::verification::verify_domains_match;
+use activitypub_federation::traits::{Activity, Actor};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kg_federation::activities::{
+    Accept, AcceptType, Announce, ContentActivity, ContentObject, ContentType, Follow, FollowRef,
+    Undo,
+};
+use kg_federation::context::relationship_kind;
+use kg_federation::objects::RelationshipObject;
+use serde::Deserialize;
+use url::Url;
+use uuid::Uuid;
+
+use crate::db::schema::{federation_followers, federation_follows, received_activities};
+use crate::db::{DbConvergence, Outbox};
+use crate::domain::{EdgeWeight, RelationshipKind};
+use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
+
+use super::FederationContext;
+use super::actors::{ActorRecord, federated_convergence};
+use super::delivery::{Target, enqueue, latest_activity};
+use super::error::FederationError;
+use super::objects::{StoredArtifact, ensure_mirror, remote_artifact};
+use super::urls::LocalUrls;
+
+/// Everything an inbox accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum InboxActivity {
+    /// A peer follows one of our convergences.
+    Follow(Follow),
+    /// A convergence we follow accepted.
+    Accept(Accept),
+    /// A peer stops following.
+    Undo(Undo),
+    /// A convergence we follow passes on a change.
+    Announce(Box<Announce>),
+}
+
+#[async_trait]
+impl Activity for InboxActivity {
+    type DataType = FederationContext;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        match self {
+            InboxActivity::Follow(follow) => &follow.id,
+            InboxActivity::Accept(accept) => &accept.id,
+            InboxActivity::Undo(undo) => &undo.id,
+            InboxActivity::Announce(announce) => &announce.id,
+        }
+    }
+
+    fn actor(&self) -> &Url {
+        match self {
+            InboxActivity::Follow(follow) => &follow.actor,
+            InboxActivity::Accept(accept) => &accept.actor,
+            InboxActivity::Undo(undo) => &undo.actor,
+            InboxActivity::Announce(announce) => &announce.actor,
+        }
+    }
+
+    async fn verify(&self, data: &Data<Self::DataType>) -> Result<(), Self::Error> {
+        match self {
+            InboxActivity::Follow(follow) => followed_convergence(&follow.object, data)
+                .await
+                .map(drop),
+            InboxActivity::Accept(accept) => {
+                if data.urls.local_group(accept.object.id()).is_some()
+                    || !kg_federation::origin::same_origin(accept.object.id(), data.urls.base())
+                {
+                    return Err(FederationError::Rejected(
+                        "the accepted Follow is not one of ours".to_owned(),
+                    ));
+                }
+                Ok(())
+            }
+            InboxActivity::Undo(undo) => match &undo.object {
+                FollowRef::Embedded(follow) if follow.actor == undo.actor => Ok(()),
+                FollowRef::Embedded(_) => Err(FederationError::Rejected(
+                    "an actor may only undo its own Follow".to_owned(),
+                )),
+                FollowRef::Id(_) => Err(FederationError::Invalid(
+                    "Undo must embed the Follow it undoes".to_owned(),
+                )),
+            },
+            InboxActivity::Announce(announce) => verify_announce(announce, data).await,
+        }
+    }
+
+    async fn receive(self, data: &Data<Self::DataType>) -> Result<(), Self::Error> {
+        match self {
+            InboxActivity::Follow(follow) => receive_follow(follow, data).await,
+            InboxActivity::Accept(accept) => receive_accept(accept, data).await,
+            InboxActivity::Undo(undo) => receive_undo(undo, data).await,
+            InboxActivity::Announce(announce) => receive_announce(*announce, data).await,
+        }
+    }
+}
+
+/// The local, public convergence whose `Group` is `group`, or a rejection.
+async fn followed_convergence(
+    group: &Url,
+    data: &Data<FederationContext>,
+) -> Result<DbConvergence, FederationError> {
+    let slug = data.urls.local_group(group).ok_or_else(|| {
+        FederationError::Rejected(format!("{group} is not a convergence of this node"))
+    })?;
+    let mut conn = data.pool.get().await?;
+    federated_convergence(&mut conn, &slug)
+        .await?
+        .ok_or_else(|| FederationError::Rejected(format!("{group} is not a public convergence")))
+}
+
+/// Remembers activity ids; false when the last one was already applied (a replay).
+async fn first_receipt(
+    conn: &mut AsyncPgConnection,
+    ids: &[&Url],
+) -> Result<bool, FederationError> {
+    let mut fresh = false;
+    for id in ids {
+        fresh = diesel::insert_into(received_activities::table)
+            .values(received_activities::activity_url.eq(id.as_str()))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?
+            == 1;
+    }
+    Ok(fresh)
+}
+
+async fn receive_follow(
+    follow: Follow,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let convergence = followed_convergence(&follow.object, data).await?;
+    let follower = ObjectId::<ActorRecord>::from(follow.actor.clone())
+        .dereference(data)
+        .await?;
+    let group_path = LocalUrls::group_path(&convergence.slug);
+    let accept = Accept {
+        kind: AcceptType::Accept,
+        id: data.urls.new_activity(),
+        actor: follow.object.clone(),
+        object: FollowRef::Embedded(follow.clone()),
+    };
+    let mut conn = data.pool.get().await?;
+    conn.transaction(async |conn| {
+        if !first_receipt(conn, &[&follow.id]).await? {
+            return Ok(());
+        }
+        let since = latest_activity(conn).await?;
+        let inbox = follower.shared_inbox_or_inbox();
+        diesel::insert_into(federation_followers::table)
+            .values((
+                federation_followers::convergence_id.eq(convergence.id),
+                federation_followers::actor_url.eq(follower.url().as_str()),
+                federation_followers::inbox.eq(inbox.as_str()),
+                federation_followers::since_activity.eq(since),
+            ))
+            .on_conflict((
+                federation_followers::convergence_id,
+                federation_followers::actor_url,
+            ))
+            .do_update()
+            .set(federation_followers::inbox.eq(inbox.as_str()))
+            .execute(conn)
+            .await?;
+        enqueue(
+            conn,
+            &data.urls,
+            &group_path,
+            Target::Inbox(&follower.inbox()),
+            &accept.id,
+            &accept,
+        )
+        .await?;
+        tracing::info!(follower = %follower.url(), convergence = %convergence.slug, "accepted a follower");
+        Ok::<_, FederationError>(())
+    })
+    .await
+}
+
+async fn receive_accept(
+    accept: Accept,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let mut conn = data.pool.get().await?;
+    let updated = diesel::update(
+        federation_follows::table
+            .filter(federation_follows::follow_activity.eq(accept.object.id().as_str()))
+            .filter(federation_follows::group_url.eq(accept.actor.as_str())),
+    )
+    .set((
+        federation_follows::state.eq("accepted"),
+        federation_follows::accepted_at.eq(Some(chrono::Utc::now())),
+    ))
+    .execute(&mut conn)
+    .await?;
+    if updated == 0 {
+        return Err(FederationError::Rejected(format!(
+            "no pending follow {} of {}",
+            accept.object.id(),
+            accept.actor
+        )));
+    }
+    tracing::info!(group = %accept.actor, "follow accepted");
+    Ok(())
+}
+
+async fn receive_undo(undo: Undo, data: &Data<FederationContext>) -> Result<(), FederationError> {
+    let FollowRef::Embedded(follow) = undo.object else {
+        return Err(FederationError::Invalid("Undo must embed the Follow".to_owned()));
+    };
+    let convergence = followed_convergence(&follow.object, data).await?;
+    let mut conn = data.pool.get().await?;
+    diesel::delete(
+        federation_followers::table
+            .filter(federation_followers::convergence_id.eq(convergence.id))
+            .filter(federation_followers::actor_url.eq(undo.actor.as_str())),
+    )
+    .execute(&mut conn)
+    .await?;
+    tracing::info!(follower = %undo.actor, convergence = %convergence.slug, "follower left");
+    Ok(())
+}
+
+/// An announced change is accepted only from a convergence this node follows, and only about
+/// objects of that convergence's own host.
+async fn verify_announce(
+    announce: &Announce,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let inner = &announce.object;
+    verify_domains_match(&inner.id, &announce.actor)?;
+    verify_domains_match(&inner.actor, &announce.actor)?;
+    verify_domains_match(inner.object.id(), &announce.actor)?;
+    if inner.audience != announce.actor {
+        return Err(FederationError::Rejected(format!(
+            "{} announced a change of {}",
+            announce.actor, inner.audience
+        )));
+    }
+    let mut conn = data.pool.get().await?;
+    let followed: bool = diesel::select(diesel::dsl::exists(
+        federation_follows::table.filter(federation_follows::group_url.eq(announce.actor.as_str())),
+    ))
+    .get_result(&mut conn)
+    .await?;
+    if !followed {
+        return Err(FederationError::Rejected(format!(
+            "this node does not follow {}",
+            announce.actor
+        )));
+    }
+    Ok(())
+}
+
+async fn receive_announce(
+    announce: Announce,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let convergence = ensure_mirror(&announce.actor, data).await?;
+    let ContentActivity { kind, id, object, .. } = announce.object;
+    let write = match (kind, object) {
+        (ContentType::Create | ContentType::Update, ContentObject::Artifact(artifact)) => {
+            RemoteWrite::Artifact(remote_artifact(*artifact, convergence.id)?)
+        }
+        (ContentType::Create | ContentType::Update, ContentObject::Relationship(relationship)) => {
+            match resolve_relationship(&relationship, data).await? {
+                Some(resolved) => RemoteWrite::Relationship(resolved),
+                None => RemoteWrite::Nothing("an end of the relationship was deleted"),
+            }
+        }
+        (ContentType::Delete, object) => RemoteWrite::Delete(object.id().to_string()),
+        (kind, object) => {
+            return Err(FederationError::Invalid(format!(
+                "cannot {kind:?} {}: only artifacts and relationships",
+                object.id()
+            )));
+        }
+    };
+    apply(data, &[&announce.id, &id], write).await
+}
+
+/// A change to the local copies, decided before its transaction.
+enum RemoteWrite {
+    /// Store or refresh an artifact.
+    Artifact(RemoteArtifact),
+    /// Store a relationship.
+    Relationship(RemoteRelationship),
+    /// Delete the copy of the object at this URL.
+    Delete(String),
+    /// Only remember the activity.
+    Nothing(&'static str),
+}
+
+/// Applies a remote write with the receipt of its activity ids, in one transaction.
+async fn apply(
+    data: &Data<FederationContext>,
+    ids: &[&Url],
+    write: RemoteWrite,
+) -> Result<(), FederationError> {
+    let last = ids.last().map(|id| id.to_string()).unwrap_or_default();
+    let mut conn = data.pool.get().await?;
+    conn.transaction(async |conn| {
+        if !first_receipt(conn, ids).await? {
+            tracing::debug!(activity = %last, "replayed activity ignored");
+            return Ok(());
+        }
+        let mut outbox = Outbox::default();
+        let applied = match write {
+            RemoteWrite::Artifact(artifact) => {
+                remote::upsert_artifact(conn, &mut outbox, artifact).await?
+            }
+            RemoteWrite::Relationship(relationship) => {
+                remote::insert_relationship(conn, &mut outbox, relationship).await?
+            }
+            RemoteWrite::Delete(url) => remote::delete_object(conn, &mut outbox, &url).await?,
+            RemoteWrite::Nothing(why) => remote::Applied::Ignored(why),
+        };
+        outbox.flush(conn).await?;
+        if let remote::Applied::Ignored(why) = applied {
+            tracing::debug!(activity = %last, why, "activity changed nothing");
+        }
+        Ok::<_, FederationError>(())
+    })
+    .await
+}
+
+/// Resolves both ends of a remote relationship to local artifacts, fetching unknown ones from
+/// their origin. `None` when an end is deleted; an error (so the sender retries later) when an
+/// end cannot be fetched now.
+async fn resolve_relationship(
+    relationship: &RelationshipObject,
+    data: &Data<FederationContext>,
+) -> Result<Option<RemoteRelationship>, FederationError> {
+    let kind: RelationshipKind = relationship_kind(&relationship.relationship)
+        .ok_or_else(|| {
+            FederationError::Invalid(format!(
+                "relationship {}: unknown kind '{}'",
+                relationship.id, relationship.relationship
+            ))
+        })?
+        .parse()
+        .map_err(|error| FederationError::Invalid(format!("relationship: {error}")))?;
+    let weight = EdgeWeight::try_from(relationship.weight)
+        .map_err(|error| FederationError::Invalid(format!("relationship weight: {error}")))?;
+    let (Some(source), Some(target)) = (
+        resolve_end(&relationship.subject, data).await?,
+        resolve_end(&relationship.object, data).await?,
+    ) else {
+        return Ok(None);
+    };
+    if source == target {
+        return Err(FederationError::Invalid(format!(
+            "relationship {} links an artifact to itself",
+            relationship.id
+        )));
+    }
+    Ok(Some(RemoteRelationship {
+        origin_url: relationship.id.to_string(),
+        source,
+        target,
+        kind,
+        weight,
+    }))
+}
+
+async fn resolve_end(
+    url: &Url,
+    data: &Data<FederationContext>,
+) -> Result<Option<Uuid>, FederationError> {
+    match ObjectId::<StoredArtifact>::from(url.clone())
+        .dereference(data)
+        .await
+    {
+        Ok(artifact) if artifact.row.deleted_at.is_none() => Ok(Some(artifact.row.id)),
+        Ok(_) => Ok(None),
+        Err(FederationError::Protocol(
+            activitypub_federation::error::Error::ObjectDeleted(_)
+            | activitypub_federation::error::Error::NotFound,
+        )) => Ok(None),
+        Err(error) => Err(error),
+    }
+}

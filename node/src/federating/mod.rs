@@ -1,0 +1,134 @@
+//! Federation with peer nodes over ActivityPub (vocabulary in the `kg-federation` crate).
+//!
+//! - [`actors`], [`keys`], [`urls`]: who this node is to its peers, and who they are;
+//! - [`objects`]: artifacts and relationships as ActivityPub objects, both ways;
+//! - [`inbox`]: what peers send (Follow, Accept, Undo, Announce of Create/Update/Delete);
+//! - [`outgoing`]: a change-log follower that turns local changes in followed convergences
+//!   into queued activities;
+//! - [`delivery`]: the persisted queue's workers (per-inbox order, exponential backoff);
+//! - [`admin`]: following remote convergences, the queue's state, the block list;
+//! - [`routes`]: the HTTP endpoints (WebFinger, NodeInfo, actors, objects, inboxes, admin).
+
+pub mod actors;
+pub mod admin;
+pub mod delivery;
+pub mod error;
+pub mod inbox;
+pub mod keys;
+pub mod objects;
+pub mod outgoing;
+pub mod routes;
+pub mod urls;
+
+use std::time::Duration;
+
+use activitypub_federation::config::{FederationConfig, UrlVerifier};
+use activitypub_federation::resolver::ValidatingDnsResolver;
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use url::Url;
+
+use crate::config::{FederationSettings, Settings};
+use crate::db::DbPool;
+use crate::db::schema::blocked_instances;
+
+pub use error::FederationError;
+pub use urls::LocalUrls;
+
+/// What federation code needs of the node: its database, its URLs, its settings.
+#[derive(Clone)]
+pub struct FederationContext {
+    /// The node's connection pool.
+    pub pool: DbPool,
+    /// The node's public URLs.
+    pub urls: LocalUrls,
+    /// Federation settings.
+    pub settings: FederationSettings,
+}
+
+impl FederationContext {
+    /// A context with a pool of its own (for a follower thread, whose runtime owns its
+    /// connections).
+    pub fn connect(settings: &Settings) -> Result<Self, FederationError> {
+        let pool = crate::db::connect(&settings.database)
+            .map_err(|error| FederationError::Invalid(error.to_string()))?;
+        Ok(Self::new(pool, settings))
+    }
+
+    /// A context on an existing pool.
+    pub fn new(pool: DbPool, settings: &Settings) -> Self {
+        Self {
+            pool,
+            urls: LocalUrls::new(settings.node.public_url.clone()),
+            settings: settings.federation.clone(),
+        }
+    }
+}
+
+/// The ActivityPub layer's per-request view of [`FederationContext`].
+pub type FederationData = activitypub_federation::config::Data<FederationContext>;
+
+/// Refuses URLs of blocked instances, for every fetch, delivery and incoming activity.
+#[derive(Clone)]
+struct BlockList(DbPool);
+
+#[async_trait]
+impl UrlVerifier for BlockList {
+    async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
+        let refused = || activitypub_federation::error::Error::UrlVerificationError("blocked instance");
+        let Ok(mut conn) = self.0.get().await else {
+            return Err(activitypub_federation::error::Error::Other(
+                "database unavailable".into(),
+            ));
+        };
+        let blocked: Vec<String> = blocked_instances::table
+            .select(blocked_instances::host)
+            .load(&mut conn)
+            .await
+            .map_err(|error| activitypub_federation::error::Error::Other(error.to_string()))?;
+        if kg_federation::origin::is_blocked(url, blocked.iter().map(String::as_str)) {
+            return Err(refused());
+        }
+        Ok(())
+    }
+}
+
+/// Builds the ActivityPub configuration: our domain, an HTTP client that refuses internal
+/// addresses unless `allow_local_network` is set, signed fetches, the block list.
+pub async fn federation_config(
+    context: FederationContext,
+) -> Result<FederationConfig<FederationContext>, FederationError> {
+    let settings = &context.settings;
+    let timeout = Duration::from_secs(settings.request_timeout_secs);
+    let client = reqwest13::Client::builder()
+        .redirect(reqwest13::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("kgnode/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(ValidatingDnsResolver::new(
+            vec![],
+            !settings.allow_local_network,
+        ))
+        .build()
+        .map_err(|error| FederationError::Invalid(format!("HTTP client: {error}")))?;
+    let domain = kg_federation::origin::instance(context.urls.base()).ok_or_else(|| {
+        FederationError::Invalid("node.public_url has no host".to_owned())
+    })?;
+    let signer = {
+        let mut conn = context.pool.get().await?;
+        actors::node_actor(&mut conn, &context.urls).await?
+    };
+    FederationConfig::builder()
+        .domain(domain)
+        .debug(settings.allow_local_network)
+        .allow_http_urls(settings.allow_local_network)
+        .client(reqwest_middleware::ClientWithMiddleware::from(client))
+        .request_timeout(timeout)
+        .url_verifier(Box::new(BlockList(context.pool.clone())))
+        .signed_fetch_actor(&signer)
+        .app_data(context)
+        .build()
+        .await
+        .map_err(|error| FederationError::Invalid(format!("federation config: {error}")))
+}

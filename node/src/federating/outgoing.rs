@@ -1,0 +1,222 @@
+//! The outgoing follower: tails the change log and queues, for every change of an artifact or
+//! relationship in a local public convergence that has followers, the `Announce` of its
+//! `Create`, `Update` or `Delete`. The activities and the follower's new position are written
+//! in one transaction, so a crash never loses or doubles one.
+//!
+//! Objects are described as they are when the change is processed; a newer state only raises
+//! the version the peers receive (they keep the newest), and an object deleted meanwhile is
+//! announced by its `Delete` alone.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use kg_federation::activities::{
+    Announce, AnnounceType, ContentActivity, ContentObject, ContentType,
+};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::db::schema::{
+    artifact_relationships, artifacts, change_log, convergences, federation_cursor,
+    federation_followers,
+};
+use crate::db::{ChangeFeed, ChangeRecord, DbArtifact, DbConvergence, DbRelationship};
+use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+
+use super::FederationContext;
+use super::delivery::{Target, enqueue};
+use super::error::FederationError;
+use super::objects::{artifact_object, public, relationship_object};
+use super::urls::LocalUrls;
+
+/// Changes read per transaction.
+const BATCH: i64 = 500;
+
+/// Starts the outgoing follower's thread.
+pub fn start_outgoing(settings: &Settings) -> std::io::Result<Follower> {
+    spawn_follower(
+        "kg-federation-out",
+        OutgoingJob {
+            settings: settings.clone(),
+        },
+    )
+}
+
+struct OutgoingJob {
+    settings: Settings,
+}
+
+impl FollowerJob for OutgoingJob {
+    type Error = FederationError;
+
+    async fn run(&mut self, mut stopped: Stopped) -> Result<(), Self::Error> {
+        let context = FederationContext::connect(&self.settings)?;
+        let url = self.settings.database.url.expose_secret().to_owned();
+        let mut conn = context.pool.get().await?;
+        let position = start_position(&mut conn).await?;
+        let mut feed = ChangeFeed::open(&url, position, BATCH)
+            .await
+            .map_err(|error| FederationError::Invalid(error.to_string()))?;
+        while let Some(changes) = stopped.next_changes(&mut feed).await? {
+            let Some(last) = changes.last().map(|change| change.seq) else {
+                continue;
+            };
+            let urls = &context.urls;
+            conn.transaction(async |conn| {
+                queue_changes(conn, urls, &changes).await?;
+                diesel::update(federation_cursor::table)
+                    .set(federation_cursor::last_seq.eq(last))
+                    .execute(conn)
+                    .await?;
+                Ok::<_, FederationError>(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) {}
+}
+
+/// Where to resume; the first start begins at the end of the log (history is not replayed).
+async fn start_position(conn: &mut AsyncPgConnection) -> Result<i64, FederationError> {
+    let end: Option<i64> = change_log::table
+        .select(diesel::dsl::max(change_log::seq))
+        .first(conn)
+        .await?;
+    diesel::insert_into(federation_cursor::table)
+        .values(federation_cursor::last_seq.eq(end.unwrap_or_default()))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(federation_cursor::table
+        .select(federation_cursor::last_seq)
+        .first(conn)
+        .await?)
+}
+
+/// Local public convergences with at least one follower, among those `changes` touch.
+async fn followed(
+    conn: &mut AsyncPgConnection,
+    changes: &[ChangeRecord],
+) -> Result<HashMap<Uuid, DbConvergence>, FederationError> {
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.convergence_id).collect();
+    let rows: Vec<DbConvergence> = convergences::table
+        .filter(convergences::id.eq_any(&ids))
+        .filter(convergences::origin_url.is_null())
+        .filter(convergences::visibility.eq("public"))
+        .filter(diesel::dsl::exists(
+            federation_followers::table
+                .filter(federation_followers::convergence_id.eq(convergences::id)),
+        ))
+        .select(DbConvergence::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
+async fn queue_changes(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    changes: &[ChangeRecord],
+) -> Result<(), FederationError> {
+    let followed = followed(conn, changes).await?;
+    for change in changes {
+        let Some(convergence) = followed.get(&change.convergence_id) else {
+            continue;
+        };
+        if let Some((kind, object)) = describe(conn, urls, change, convergence).await? {
+            announce(conn, urls, convergence, kind, object).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The content activity a change calls for, if any.
+async fn describe(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    change: &ChangeRecord,
+    convergence: &DbConvergence,
+) -> Result<Option<(ContentType, ContentObject)>, FederationError> {
+    let kind = match change.operation.as_str() {
+        "insert" => ContentType::Create,
+        "update" => ContentType::Update,
+        _ => ContentType::Delete,
+    };
+    match change.entity.as_str() {
+        "artifact" if kind == ContentType::Delete => {
+            Ok(Some((kind, ContentObject::Id(urls.artifact(change.entity_id)))))
+        }
+        "artifact" => {
+            let row: Option<DbArtifact> = artifacts::table
+                .find(change.entity_id)
+                .filter(artifacts::deleted_at.is_null())
+                .filter(artifacts::origin_url.is_null())
+                .select(DbArtifact::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let object = artifact_object(conn, urls, &row, convergence).await?;
+            Ok(Some((kind, ContentObject::Artifact(Box::new(object)))))
+        }
+        "relationship" if kind == ContentType::Delete => Ok(Some((
+            kind,
+            ContentObject::Id(urls.relationship(change.entity_id)),
+        ))),
+        "relationship" => {
+            let row: Option<DbRelationship> = artifact_relationships::table
+                .find(change.entity_id)
+                .filter(artifact_relationships::origin_url.is_null())
+                .select(DbRelationship::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let object = relationship_object(conn, urls, &row, convergence).await?;
+            Ok(Some((kind, ContentObject::Relationship(object))))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn announce(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    convergence: &DbConvergence,
+    kind: ContentType,
+    object: ContentObject,
+) -> Result<(), FederationError> {
+    let path = LocalUrls::group_path(&convergence.slug);
+    let group = urls.url(&path);
+    let followers = urls.url(&format!("{path}/followers"));
+    let public = public();
+    let announce = Announce {
+        kind: AnnounceType::Announce,
+        id: urls.new_activity(),
+        actor: group.clone(),
+        object: ContentActivity {
+            kind,
+            id: urls.new_activity(),
+            actor: group.clone(),
+            object,
+            audience: group,
+            to: vec![public.clone()],
+            cc: vec![followers.clone()],
+        },
+        to: vec![public],
+        cc: vec![followers],
+    };
+    enqueue(
+        conn,
+        urls,
+        &path,
+        Target::Followers(convergence.id),
+        &announce.id,
+        &announce,
+    )
+    .await
+}

@@ -1,0 +1,343 @@
+//! The federation endpoints peers and other fediverse software talk to: WebFinger, NodeInfo,
+//! our JSON-LD context, actor and object documents, inboxes and collections.
+//!
+//! Documents answer unsigned GETs (everything served is public) and ignore signatures on GETs,
+//! so signed fetches without a `Digest` header (as Mastodon sends them) work as well.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use activitypub_federation::actix_web::inbox::receive_activity;
+use activitypub_federation::actix_web::response::create_http_response;
+use activitypub_federation::config::{Data, FederationConfig};
+use activitypub_federation::fetch::webfinger::{
+    build_webfinger_response_with_type, extract_webfinger_name,
+};
+use activitypub_federation::protocol::context::WithContext;
+use activitypub_federation::traits::Object;
+use diesel::dsl::{count_star, exists, sql};
+use diesel::sql_types::BigInt;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use kg_federation::context::{CONTEXT_PATH, context_document, object_context};
+use kg_federation::nodeinfo::{Discovery, MEDIA_TYPE_2_1, NodeInfo, Usage, Users};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::schema::{
+    artifact_relationships, artifacts, change_log, convergences, federation_activities,
+    federation_followers,
+};
+use crate::db::{DbConvergence, DbRelationship};
+
+use super::FederationContext;
+use super::actors::{ActorRecord, federated_convergence, find_local_actor, node_actor};
+use super::error::FederationError;
+use super::inbox::InboxActivity;
+use super::objects::{StoredArtifact, relationship_object};
+use super::urls::LocalUrls;
+
+type Config = web::Data<FederationConfig<FederationContext>>;
+type Answer = Result<HttpResponse, FederationError>;
+
+/// Registers the federation endpoints; inbox bodies are limited to `max_inbox_bytes`.
+pub fn configure(cfg: &mut web::ServiceConfig, max_inbox_bytes: usize) {
+    let inbox = |path: &str| {
+        web::resource(path)
+            .app_data(web::PayloadConfig::new(max_inbox_bytes))
+            .route(web::post().to(post_inbox))
+    };
+    cfg.service(inbox("/inbox"))
+        .service(inbox("/c/{slug}/inbox"))
+        .route("/.well-known/webfinger", web::get().to(webfinger))
+        .route("/.well-known/nodeinfo", web::get().to(nodeinfo_discovery))
+        .route("/nodeinfo/2.1", web::get().to(nodeinfo))
+        .route(CONTEXT_PATH, web::get().to(context))
+        .route("/actor", web::get().to(get_actor))
+        .route("/c/{slug}", web::get().to(get_actor))
+        .route("/c/{slug}/outbox", web::get().to(outbox))
+        .route("/c/{slug}/followers", web::get().to(followers))
+        .route("/people/{name}", web::get().to(get_actor))
+        .route("/artifacts/{id}", web::get().to(get_artifact))
+        .route("/relationships/{id}", web::get().to(get_relationship))
+        .route("/activities/{id}", web::get().to(get_activity));
+}
+
+fn activity_json(body: impl serde::Serialize, data: &Data<FederationContext>) -> Answer {
+    Ok(create_http_response(body, &object_context(data.urls.base()))
+        .map_err(|error| FederationError::Invalid(error.to_string()))?)
+}
+
+fn not_found(what: &str) -> Answer {
+    Ok(HttpResponse::NotFound().json(json!({
+        "error": {"code": "not_found", "message": format!("{what} not found")}
+    })))
+}
+
+/// Query of a WebFinger lookup.
+#[derive(Debug, Deserialize)]
+struct WebfingerQuery {
+    resource: String,
+}
+
+/// `acct:slug@host` → the convergence's `Group`; `acct:host@host` → the node's actor.
+async fn webfinger(query: web::Query<WebfingerQuery>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let name = extract_webfinger_name(&query.resource, &data)
+        .map_err(|_| FederationError::Invalid(format!("unknown resource {}", query.resource)))?;
+    let mut conn = data.pool.get().await?;
+    let instance = kg_federation::origin::instance(data.urls.base()).unwrap_or_default();
+    let (url, kind) = if name == instance {
+        (data.urls.url(super::urls::NODE_ACTOR_PATH), "Application")
+    } else {
+        match federated_convergence(&mut conn, name).await? {
+            Some(convergence) => (
+                data.urls.url(&LocalUrls::group_path(&convergence.slug)),
+                "Group",
+            ),
+            None => return not_found(&format!("account {}", query.resource)),
+        }
+    };
+    let document = build_webfinger_response_with_type(
+        query.resource.clone(),
+        vec![(url, Some(kind))],
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/jrd+json"))
+        .json(document))
+}
+
+async fn nodeinfo_discovery(config: Config) -> HttpResponse {
+    let data = config.to_request_data();
+    HttpResponse::Ok().json(Discovery::version_2_1(data.urls.url("/nodeinfo/2.1")))
+}
+
+/// NodeInfo 2.1 with the node's real figures.
+async fn nodeinfo(config: Config) -> Answer {
+    let data = config.to_request_data();
+    let mut conn = data.pool.get().await?;
+    let local_live = artifacts::table
+        .filter(artifacts::origin_url.is_null())
+        .filter(artifacts::deleted_at.is_null());
+    let posts: i64 = local_live.count().get_result(&mut conn).await?;
+    let authors = |days: i64| {
+        local_live
+            .filter(artifacts::author.is_not_null())
+            .filter(artifacts::updated_at.gt(chrono::Utc::now() - chrono::Duration::days(days)))
+            .select(sql::<BigInt>("count(DISTINCT author)"))
+    };
+    let total: i64 = local_live
+        .filter(artifacts::author.is_not_null())
+        .select(sql::<BigInt>("count(DISTINCT author)"))
+        .get_result(&mut conn)
+        .await?;
+    let active_halfyear: i64 = authors(180).get_result(&mut conn).await?;
+    let active_month: i64 = authors(30).get_result(&mut conn).await?;
+    let convergence_count: i64 = convergences::table
+        .filter(convergences::origin_url.is_null())
+        .select(count_star())
+        .get_result(&mut conn)
+        .await?;
+    let relationship_count: i64 = artifact_relationships::table
+        .filter(artifact_relationships::origin_url.is_null())
+        .select(count_star())
+        .get_result(&mut conn)
+        .await?;
+    let document = NodeInfo::new(
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_REPOSITORY"),
+        Usage {
+            users: Users {
+                total,
+                active_halfyear,
+                active_month,
+            },
+            local_posts: posts,
+        },
+        json!({
+            "nodeName": kg_federation::origin::instance(data.urls.base()),
+            "convergences": convergence_count,
+            "relationships": relationship_count,
+        }),
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, MEDIA_TYPE_2_1))
+        .json(document))
+}
+
+async fn context() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/ld+json"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(context_document())
+}
+
+/// The node's, a convergence's or an author's actor document.
+async fn get_actor(request: HttpRequest, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let url = data.urls.url(request.path());
+    let mut conn = data.pool.get().await?;
+    let actor = if request.path() == super::urls::NODE_ACTOR_PATH {
+        Some(node_actor(&mut conn, &data.urls).await?)
+    } else {
+        find_local_actor(&mut conn, &data.urls, &url).await?
+    };
+    match actor {
+        Some(actor) => activity_json(actor.document, &data),
+        None => not_found("actor"),
+    }
+}
+
+/// Shared and per-convergence inboxes.
+async fn post_inbox(request: HttpRequest, body: Bytes, config: Config) -> Answer {
+    let data = config.to_request_data();
+    receive_activity::<WithContext<InboxActivity>, ActorRecord, FederationContext>(
+        request, body, &data,
+    )
+    .await
+}
+
+async fn public_convergence(
+    data: &Data<FederationContext>,
+    slug: &str,
+) -> Result<Option<DbConvergence>, FederationError> {
+    let mut conn = data.pool.get().await?;
+    federated_convergence(&mut conn, slug).await
+}
+
+/// The convergence's outbox: how many artifacts it holds (pages are not served).
+async fn outbox(path: web::Path<String>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let Some(convergence) = public_convergence(&data, &path).await? else {
+        return not_found("convergence");
+    };
+    let mut conn = data.pool.get().await?;
+    let total: i64 = artifacts::table
+        .filter(artifacts::convergence_id.eq(convergence.id))
+        .filter(artifacts::deleted_at.is_null())
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    let id = data.urls.url(&format!("{}/outbox", LocalUrls::group_path(&path)));
+    activity_json(json!({"type": "OrderedCollection", "id": id, "totalItems": total}), &data)
+}
+
+/// The convergence's followers: how many there are (members are not listed).
+async fn followers(path: web::Path<String>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let Some(convergence) = public_convergence(&data, &path).await? else {
+        return not_found("convergence");
+    };
+    let mut conn = data.pool.get().await?;
+    let total: i64 = federation_followers::table
+        .filter(federation_followers::convergence_id.eq(convergence.id))
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    let id = data.urls.url(&format!("{}/followers", LocalUrls::group_path(&path)));
+    activity_json(json!({"type": "Collection", "id": id, "totalItems": total}), &data)
+}
+
+/// Whether the convergence `id` is local and public (only those federate).
+async fn federates(
+    data: &Data<FederationContext>,
+    convergence: Uuid,
+) -> Result<bool, FederationError> {
+    let mut conn = data.pool.get().await?;
+    Ok(diesel::select(exists(
+        convergences::table
+            .find(convergence)
+            .filter(convergences::visibility.eq("public"))
+            .filter(convergences::origin_url.is_null()),
+    ))
+    .get_result(&mut conn)
+    .await?)
+}
+
+/// An artifact as an `Article`; 410 with a `Tombstone` once deleted; a copy of a remote one
+/// redirects to its origin.
+async fn get_artifact(path: web::Path<Uuid>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let url = data.urls.artifact(*path);
+    let Some(artifact) = StoredArtifact::read_from_id(url, &data).await? else {
+        return not_found("artifact");
+    };
+    let public = match &artifact.row.origin_url {
+        Some(origin) => {
+            return Ok(HttpResponse::PermanentRedirect()
+                .insert_header(("Location", origin.as_str()))
+                .finish());
+        }
+        None => federates(&data, artifact.row.convergence_id).await?,
+    };
+    if !public {
+        return not_found("artifact");
+    }
+    artifact
+        .http_response(&object_context(data.urls.base()), &data)
+        .await
+}
+
+/// A relationship as a `Relationship`; 410 with a `Tombstone` once deleted.
+async fn get_relationship(path: web::Path<Uuid>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let id = *path;
+    let mut conn = data.pool.get().await?;
+    let row: Option<DbRelationship> = artifact_relationships::table
+        .find(id)
+        .filter(artifact_relationships::origin_url.is_null())
+        .select(DbRelationship::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let Some(row) = row else {
+        let deleted: Option<Uuid> = change_log::table
+            .filter(change_log::entity_id.eq(id))
+            .filter(change_log::entity.eq("relationship"))
+            .filter(change_log::operation.eq("delete"))
+            .select(change_log::convergence_id)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        return match deleted {
+            Some(convergence) if federates(&data, convergence).await? => {
+                let tombstone = json!({"type": "Tombstone", "id": data.urls.relationship(id), "formerType": "Relationship"});
+                Ok(HttpResponse::Gone()
+                    .insert_header((CONTENT_TYPE, kg_federation::FEDERATION_CONTENT_TYPE))
+                    .json(WithContext::new(tombstone, object_context(data.urls.base()))))
+            }
+            _ => not_found("relationship"),
+        };
+    };
+    let convergence: DbConvergence = convergences::table
+        .inner_join(artifacts::table.on(artifacts::convergence_id.eq(convergences::id)))
+        .filter(artifacts::id.eq(row.source_id))
+        .select(DbConvergence::as_select())
+        .first(&mut conn)
+        .await?;
+    if convergence.visibility != "public" || convergence.origin_url.is_some() {
+        return not_found("relationship");
+    }
+    let object = relationship_object(&mut conn, &data.urls, &row, &convergence).await?;
+    activity_json(object, &data)
+}
+
+/// A queued activity, as it was sent.
+async fn get_activity(request: HttpRequest, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let url = data.urls.url(request.path());
+    let mut conn = data.pool.get().await?;
+    let payload: Option<serde_json::Value> = federation_activities::table
+        .filter(federation_activities::activity_url.eq(url.as_str()))
+        .select(federation_activities::payload)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    match payload {
+        Some(payload) => Ok(HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, kg_federation::FEDERATION_CONTENT_TYPE))
+            .body(payload.to_string())),
+        None => not_found("activity"),
+    }
+}
