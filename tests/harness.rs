@@ -116,13 +116,26 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.node.data_dir = data_dir.to_path_buf();
     settings.node.public_url = Url::parse(&format!("http://localhost:{port}")).expect("url");
     settings.search.writer_memory_mib = 20;
+    settings.federation.allow_local_network = true;
+    settings.federation.retry_base_ms = 100;
+    settings.federation.retry_max_secs = 1;
+    settings.federation.poll_ms = 50;
     settings
 }
 
 /// Starts a node on a random port; returns its base URL and running server.
 async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> (String, RunningServer) {
+    start_on(database, data_dir, 0).await
+}
+
+/// Starts a node on `port` (0: a free one); returns its base URL and running server.
+async fn start_on(
+    database: &TestDatabase,
+    data_dir: &std::path::Path,
+    port: u16,
+) -> (String, RunningServer) {
     init_test_logging();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
     let port = listener.local_addr().expect("address").port();
     let settings = test_settings(database, port, data_dir);
     let app = Application::build_on(settings, listener)
@@ -188,10 +201,21 @@ impl TestNode {
         }
     }
 
-    /// Stops the node (if running) and starts it again on the same database and data directory.
+    /// The port the node listens on (kept across restarts: its URL is its identity).
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the base URL names a port")
+    }
+
+    /// Stops the node (if running) and starts it again on the same port, database and data
+    /// directory.
     pub async fn restart(&mut self) {
+        let port = self.port();
         self.stop().await;
-        let (base, server) = start(&self.database, &self.data_dir).await;
+        let (base, server) = start_on(&self.database, &self.data_dir, port).await;
         self.base = base;
         self.server = Some(server);
     }

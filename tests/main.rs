@@ -13,6 +13,7 @@ mod change_log;
 mod cli;
 mod convergences;
 mod dimensions;
+mod federation;
 mod graph;
 mod harness;
 mod health;

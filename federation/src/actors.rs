@@ -124,6 +124,9 @@ mod tests {
         );
         let group: ActorDocument = serde_json::from_str(LEMMY_GROUP).unwrap();
         assert_eq!(group.kind, ActorKind::Group);
-        assert_eq!(group.inbox.as_str(), "https://enterprise.lemmy.ml/c/tenforward/inbox");
+        assert_eq!(
+            group.inbox.as_str(),
+            "https://enterprise.lemmy.ml/c/tenforward/inbox"
+        );
     }
 }

@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn relationship_kinds_round_trip_in_both_forms() {
-        assert_eq!(relationship_kind(&relationship_iri("supports")), Some("supports"));
+        assert_eq!(
+            relationship_kind(&relationship_iri("supports")),
+            Some("supports")
+        );
         assert_eq!(
             relationship_kind("https://kgnode.org/ns#extends"),
             Some("extends")

@@ -136,8 +136,10 @@ mod tests {
         assert_eq!(back["artifactKind"], "idea");
         assert!(back.get("authorName").is_none());
         assert!(
-            serde_json::from_value::<ArtifactObject>(json!({"type": "Note", "id": "https://a.example/1"}))
-                .is_err()
+            serde_json::from_value::<ArtifactObject>(
+                json!({"type": "Note", "id": "https://a.example/1"})
+            )
+            .is_err()
         );
     }
 }

@@ -31,9 +31,9 @@ pub fn is_blocked<'a>(url: &Url, blocked: impl IntoIterator<Item = &'a str>) -> 
         .unwrap_or_default()
         .trim_end_matches('.')
         .to_lowercase();
-    blocked.into_iter().any(|entry| {
-        entry == with_port || entry == host || host.ends_with(&format!(".{entry}"))
-    })
+    blocked
+        .into_iter()
+        .any(|entry| entry == with_port || entry == host || host.ends_with(&format!(".{entry}")))
 }
 
 /// Normalises a block-list entry typed by an admin: a bare host or `host:port`, or a URL.
@@ -87,7 +87,10 @@ mod tests {
         assert!(!is_blocked(&url("https://notevil.example/x"), list));
         assert!(is_blocked(&url("http://localhost:9000/x"), list));
         assert!(!is_blocked(&url("http://localhost:9001/x"), list));
-        assert_eq!(block_entry(" Evil.Example ").as_deref(), Some("evil.example"));
+        assert_eq!(
+            block_entry(" Evil.Example ").as_deref(),
+            Some("evil.example")
+        );
         assert_eq!(
             block_entry("http://localhost:9000/").as_deref(),
             Some("localhost:9000")

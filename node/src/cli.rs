@@ -12,6 +12,8 @@ use crate::auth::{TokenError, create_token, list_tokens, revoke_token};
 use crate::config::{Overrides, Settings, SettingsError};
 use crate::db::{self, ConnectError, MigrationError};
 use crate::domain::{InvalidValue, Slug};
+use crate::federating::admin::follow_remote;
+use crate::federating::{FederationContext, FederationError, federation_config};
 use crate::indexing::{IndexingError, index_settings, reindex, verify_index};
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
@@ -59,6 +61,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: IndexAction,
+    },
+    /// Follow a remote public convergence (its actor URL, e.g. https://peer/c/slug, or
+    /// slug@peer); the running node then receives its artifacts and relationships.
+    Follow {
+        /// The remote convergence.
+        target: String,
     },
     /// Manage API tokens.
     Token {
@@ -143,6 +151,9 @@ pub enum CliError {
     /// An argument is invalid.
     #[error(transparent)]
     Argument(#[from] InvalidValue),
+    /// Federation failed (the remote convergence could not be fetched, say).
+    #[error(transparent)]
+    Federation(#[from] FederationError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -171,6 +182,21 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
         }
         Command::Migrate { action } => {
             migrate(&url, action.unwrap_or(MigrateAction::Run), out).await?;
+        }
+        Command::Follow { target } => {
+            let context = FederationContext::connect(&settings)?;
+            let config = federation_config(context).await?;
+            let (follow, created) = follow_remote(&config.to_request_data(), &target).await?;
+            let verb = if created {
+                "now following"
+            } else {
+                "already following"
+            };
+            writeln!(
+                out,
+                "{verb} {} as convergence '{}' ({})",
+                follow.group_url, follow.convergence, follow.state
+            )?;
         }
         Command::Reindex => {
             let engine = index_settings(&settings.search).map_err(IndexingError::from)?;

@@ -3,11 +3,11 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use activitypub_federation::config::FederationConfig;
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpMessage, HttpServer, web};
-use activitypub_federation::config::FederationConfig;
 use kg_graph::GraphStore;
 use kg_search::SearchIndex;
 use secrecy::ExposeSecret;

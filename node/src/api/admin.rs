@@ -1,7 +1,7 @@
 //! `/api/v1/admin/...`: federation administration (node-wide tokens only).
 
-use actix_web::{HttpResponse, web};
 use activitypub_federation::config::FederationConfig;
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,7 +162,9 @@ pub async fn list_blocks(
 ) -> Result<web::Json<Vec<BlockedInstance>>> {
     caller.require_node("federation administration")?;
     let mut conn = pool.get().await?;
-    Ok(web::Json(admin::list_blocks(&mut conn).await.map_err(node_error)?))
+    Ok(web::Json(
+        admin::list_blocks(&mut conn).await.map_err(node_error)?,
+    ))
 }
 
 /// Lifts a block.

@@ -29,7 +29,12 @@ pub fn json_error_fallback<B: MessageBody + 'static>(
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            // application/json, and JSON dialects such as application/activity+json.
+            let essence = value.split(';').next().unwrap_or_default().trim();
+            essence == "application/json" || essence.ends_with("+json")
+        });
     if is_json {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),

@@ -31,7 +31,15 @@ pub struct ActorRecord {
     pub fetched_at: Option<DateTime<Utc>>,
 }
 
-type RemoteActorRow = (String, String, String, String, Option<String>, String, DateTime<Utc>);
+type RemoteActorRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+);
 
 impl ActorRecord {
     fn from_row(row: RemoteActorRow) -> Result<Self, FederationError> {

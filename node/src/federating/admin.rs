@@ -124,7 +124,9 @@ fn follows_query() -> _ {
 }
 
 /// Every remote convergence this node follows.
-pub async fn list_follows(conn: &mut AsyncPgConnection) -> Result<Vec<FollowView>, FederationError> {
+pub async fn list_follows(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<FollowView>, FederationError> {
     Ok(follows_query()
         .order(federation_follows::created_at)
         .load(conn)

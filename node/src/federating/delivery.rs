@@ -127,11 +127,15 @@ impl Activity for QueuedActivity {
     }
 
     async fn verify(&self, _data: &Data<Self::DataType>) -> Result<(), Self::Error> {
-        Err(FederationError::Rejected("queued activities are only sent".to_owned()))
+        Err(FederationError::Rejected(
+            "queued activities are only sent".to_owned(),
+        ))
     }
 
     async fn receive(self, _data: &Data<Self::DataType>) -> Result<(), Self::Error> {
-        Err(FederationError::Rejected("queued activities are only sent".to_owned()))
+        Err(FederationError::Rejected(
+            "queued activities are only sent".to_owned(),
+        ))
     }
 }
 
@@ -327,7 +331,8 @@ impl InboxWorker {
         diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
             .set((
                 federation_deliveries::failures.eq(failures),
-                federation_deliveries::last_error.eq(Some(error.chars().take(1000).collect::<String>())),
+                federation_deliveries::last_error
+                    .eq(Some(error.chars().take(1000).collect::<String>())),
                 federation_deliveries::next_attempt_at.eq(Utc::now() + delay),
                 federation_deliveries::updated_at.eq(Utc::now()),
             ))

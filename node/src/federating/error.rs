@@ -1,8 +1,8 @@
 //! Failures of federation requests and jobs, and their HTTP answers.
 
+use activitypub_federation::error::Error as ProtocolError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use activitypub_federation::error::Error as ProtocolError;
 use serde_json::json;
 
 use crate::error::Error as NodeError;

@@ -73,9 +73,9 @@ impl Activity for InboxActivity {
 
     async fn verify(&self, data: &Data<Self::DataType>) -> Result<(), Self::Error> {
         match self {
-            InboxActivity::Follow(follow) => followed_convergence(&follow.object, data)
-                .await
-                .map(drop),
+            InboxActivity::Follow(follow) => {
+                followed_convergence(&follow.object, data).await.map(drop)
+            }
             InboxActivity::Accept(accept) => {
                 if data.urls.local_group(accept.object.id()).is_some()
                     || !kg_federation::origin::same_origin(accept.object.id(), data.urls.base())
@@ -221,7 +221,9 @@ async fn receive_accept(
 
 async fn receive_undo(undo: Undo, data: &Data<FederationContext>) -> Result<(), FederationError> {
     let FollowRef::Embedded(follow) = undo.object else {
-        return Err(FederationError::Invalid("Undo must embed the Follow".to_owned()));
+        return Err(FederationError::Invalid(
+            "Undo must embed the Follow".to_owned(),
+        ));
     };
     let convergence = followed_convergence(&follow.object, data).await?;
     let mut conn = data.pool.get().await?;
@@ -272,7 +274,9 @@ async fn receive_announce(
     data: &Data<FederationContext>,
 ) -> Result<(), FederationError> {
     let convergence = ensure_mirror(&announce.actor, data).await?;
-    let ContentActivity { kind, id, object, .. } = announce.object;
+    let ContentActivity {
+        kind, id, object, ..
+    } = announce.object;
     let write = match (kind, object) {
         (ContentType::Create | ContentType::Update, ContentObject::Artifact(artifact)) => {
             RemoteWrite::Artifact(remote_artifact(*artifact, convergence.id)?)

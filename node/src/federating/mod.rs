@@ -76,7 +76,8 @@ struct BlockList(DbPool);
 #[async_trait]
 impl UrlVerifier for BlockList {
     async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
-        let refused = || activitypub_federation::error::Error::UrlVerificationError("blocked instance");
+        let refused =
+            || activitypub_federation::error::Error::UrlVerificationError("blocked instance");
         let Ok(mut conn) = self.0.get().await else {
             return Err(activitypub_federation::error::Error::Other(
                 "database unavailable".into(),
@@ -112,9 +113,8 @@ pub async fn federation_config(
         ))
         .build()
         .map_err(|error| FederationError::Invalid(format!("HTTP client: {error}")))?;
-    let domain = kg_federation::origin::instance(context.urls.base()).ok_or_else(|| {
-        FederationError::Invalid("node.public_url has no host".to_owned())
-    })?;
+    let domain = kg_federation::origin::instance(context.urls.base())
+        .ok_or_else(|| FederationError::Invalid("node.public_url has no host".to_owned()))?;
     let signer = {
         let mut conn = context.pool.get().await?;
         actors::node_actor(&mut conn, &context.urls).await?

@@ -14,8 +14,7 @@ use kg_federation::PUBLIC;
 use kg_federation::actors::ActorKind;
 use kg_federation::context::relationship_iri;
 use kg_federation::objects::{
-    ArticleType, ArtifactObject, DimensionTag, DimensionType, RelationshipObject,
-    RelationshipType,
+    ArticleType, ArtifactObject, DimensionTag, DimensionType, RelationshipObject, RelationshipType,
 };
 use url::Url;
 use uuid::Uuid;
@@ -74,7 +73,10 @@ pub async fn artifact_object(
         },
         author_name: artifact.author.clone(),
         to: vec![public()],
-        cc: vec![urls.url(&format!("{}/followers", LocalUrls::group_path(&convergence.slug)))],
+        cc: vec![urls.url(&format!(
+            "{}/followers",
+            LocalUrls::group_path(&convergence.slug)
+        ))],
         audience: group,
         published: artifact.created_at,
         updated: Some(artifact.updated_at),
@@ -223,7 +225,11 @@ pub async fn mirror_actor(
         &RemoteConvergence {
             origin_url: document.id.to_string(),
             slug,
-            name: if name.trim().is_empty() { instance } else { name },
+            name: if name.trim().is_empty() {
+                instance
+            } else {
+                name
+            },
             description,
         },
     )
@@ -275,7 +281,9 @@ impl Object for StoredArtifact {
         data: &Data<Self::DataType>,
     ) -> Result<Option<Self>, Self::Error> {
         let mut conn = data.pool.get().await?;
-        let query = artifacts::table.select(DbArtifact::as_select()).into_boxed();
+        let query = artifacts::table
+            .select(DbArtifact::as_select())
+            .into_boxed();
         let query = match data.urls.local_artifact(&object_id) {
             Some(id) => query.filter(artifacts::id.eq(id)),
             None => query.filter(artifacts::origin_url.eq(object_id.as_str())),

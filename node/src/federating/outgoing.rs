@@ -107,10 +107,9 @@ async fn followed(
         .filter(convergences::id.eq_any(&ids))
         .filter(convergences::origin_url.is_null())
         .filter(convergences::visibility.eq("public"))
-        .filter(diesel::dsl::exists(
-            federation_followers::table
-                .filter(federation_followers::convergence_id.eq(convergences::id)),
-        ))
+        .filter(diesel::dsl::exists(federation_followers::table.filter(
+            federation_followers::convergence_id.eq(convergences::id),
+        )))
         .select(DbConvergence::as_select())
         .load(conn)
         .await?;
@@ -147,9 +146,10 @@ async fn describe(
         _ => ContentType::Delete,
     };
     match change.entity.as_str() {
-        "artifact" if kind == ContentType::Delete => {
-            Ok(Some((kind, ContentObject::Id(urls.artifact(change.entity_id)))))
-        }
+        "artifact" if kind == ContentType::Delete => Ok(Some((
+            kind,
+            ContentObject::Id(urls.artifact(change.entity_id)),
+        ))),
         "artifact" => {
             let row: Option<DbArtifact> = artifacts::table
                 .find(change.entity_id)

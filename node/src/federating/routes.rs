@@ -4,9 +4,6 @@
 //! Documents answer unsigned GETs (everything served is public) and ignore signatures on GETs,
 //! so signed fetches without a `Digest` header (as Mastodon sends them) work as well.
 
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
 use activitypub_federation::actix_web::inbox::receive_activity;
 use activitypub_federation::actix_web::response::create_http_response;
 use activitypub_federation::config::{Data, FederationConfig};
@@ -15,9 +12,12 @@ use activitypub_federation::fetch::webfinger::{
 };
 use activitypub_federation::protocol::context::WithContext;
 use activitypub_federation::traits::Object;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
 use diesel::dsl::{count_star, exists, sql};
-use diesel::sql_types::BigInt;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use kg_federation::context::{CONTEXT_PATH, context_document, object_context};
 use kg_federation::nodeinfo::{Discovery, MEDIA_TYPE_2_1, NodeInfo, Usage, Users};
@@ -65,8 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_inbox_bytes: usize) {
 }
 
 fn activity_json(body: impl serde::Serialize, data: &Data<FederationContext>) -> Answer {
-    Ok(create_http_response(body, &object_context(data.urls.base()))
-        .map_err(|error| FederationError::Invalid(error.to_string()))?)
+    Ok(
+        create_http_response(body, &object_context(data.urls.base()))
+            .map_err(|error| FederationError::Invalid(error.to_string()))?,
+    )
 }
 
 fn not_found(what: &str) -> Answer {
@@ -99,10 +101,8 @@ async fn webfinger(query: web::Query<WebfingerQuery>, config: Config) -> Answer 
             None => return not_found(&format!("account {}", query.resource)),
         }
     };
-    let document = build_webfinger_response_with_type(
-        query.resource.clone(),
-        vec![(url, Some(kind))],
-    );
+    let document =
+        build_webfinger_response_with_type(query.resource.clone(), vec![(url, Some(kind))]);
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/jrd+json"))
         .json(document))
@@ -219,8 +219,13 @@ async fn outbox(path: web::Path<String>, config: Config) -> Answer {
         .count()
         .get_result(&mut conn)
         .await?;
-    let id = data.urls.url(&format!("{}/outbox", LocalUrls::group_path(&path)));
-    activity_json(json!({"type": "OrderedCollection", "id": id, "totalItems": total}), &data)
+    let id = data
+        .urls
+        .url(&format!("{}/outbox", LocalUrls::group_path(&path)));
+    activity_json(
+        json!({"type": "OrderedCollection", "id": id, "totalItems": total}),
+        &data,
+    )
 }
 
 /// The convergence's followers: how many there are (members are not listed).
@@ -235,8 +240,13 @@ async fn followers(path: web::Path<String>, config: Config) -> Answer {
         .count()
         .get_result(&mut conn)
         .await?;
-    let id = data.urls.url(&format!("{}/followers", LocalUrls::group_path(&path)));
-    activity_json(json!({"type": "Collection", "id": id, "totalItems": total}), &data)
+    let id = data
+        .urls
+        .url(&format!("{}/followers", LocalUrls::group_path(&path)));
+    activity_json(
+        json!({"type": "Collection", "id": id, "totalItems": total}),
+        &data,
+    )
 }
 
 /// Whether the convergence `id` is local and public (only those federate).
@@ -305,7 +315,10 @@ async fn get_relationship(path: web::Path<Uuid>, config: Config) -> Answer {
                 let tombstone = json!({"type": "Tombstone", "id": data.urls.relationship(id), "formerType": "Relationship"});
                 Ok(HttpResponse::Gone()
                     .insert_header((CONTENT_TYPE, kg_federation::FEDERATION_CONTENT_TYPE))
-                    .json(WithContext::new(tombstone, object_context(data.urls.base()))))
+                    .json(WithContext::new(
+                        tombstone,
+                        object_context(data.urls.base()),
+                    )))
             }
             _ => not_found("relationship"),
         };

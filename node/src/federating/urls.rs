@@ -87,12 +87,16 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(urls.local_artifact(&urls.artifact(id)), Some(id));
         assert_eq!(
-            urls.local_group(&urls.url(&LocalUrls::group_path("ideas"))).as_deref(),
+            urls.local_group(&urls.url(&LocalUrls::group_path("ideas")))
+                .as_deref(),
             Some("ideas")
         );
         let elsewhere = Url::parse(&format!("http://localhost:9/artifacts/{id}")).unwrap();
         assert_eq!(urls.local_artifact(&elsewhere), None);
-        assert_eq!(LocalUrls::person_path("Ada Lovelace"), "/people/Ada%20Lovelace");
+        assert_eq!(
+            LocalUrls::person_path("Ada Lovelace"),
+            "/people/Ada%20Lovelace"
+        );
         assert_eq!(LocalUrls::person_path("a/b"), "/people/a%2Fb");
     }
 }

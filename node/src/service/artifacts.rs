@@ -114,7 +114,10 @@ pub(crate) fn dimension_rows(artifact_id: Uuid, dimensions: &Dimensions) -> Vec<
         .collect()
 }
 
-pub(crate) async fn insert_dimensions(conn: &mut AsyncPgConnection, rows: &[DbDimension]) -> QueryResult<()> {
+pub(crate) async fn insert_dimensions(
+    conn: &mut AsyncPgConnection,
+    rows: &[DbDimension],
+) -> QueryResult<()> {
     for chunk in rows.chunks(DIMENSION_CHUNK) {
         diesel::insert_into(artifact_dimensions::table)
             .values(chunk)

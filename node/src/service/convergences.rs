@@ -46,7 +46,8 @@ struct ConvergenceChangeset {
     visibility: Option<&'static str>,
 }
 
-fn change(row: &DbConvergence, operation: ChangeOperation) -> Change {
+/// The change-log entry for a convergence write.
+pub(crate) fn convergence_change(row: &DbConvergence, operation: ChangeOperation) -> Change {
     Change {
         entity: ChangeEntity::Convergence,
         operation,
@@ -84,7 +85,7 @@ pub async fn create(
             .optional()?
             .ok_or_else(|| Error::Conflict(format!("slug '{}' is already taken", row.slug)))?;
         let mut outbox = Outbox::default();
-        outbox.push(change(&inserted, ChangeOperation::Insert));
+        outbox.push(convergence_change(&inserted, ChangeOperation::Insert));
         outbox.flush(conn).await?;
         Ok(inserted)
     })
@@ -157,7 +158,7 @@ pub async fn update(
             .get_result(conn)
             .await?;
         let mut outbox = Outbox::default();
-        outbox.push(change(&updated, ChangeOperation::Update));
+        outbox.push(convergence_change(&updated, ChangeOperation::Update));
         outbox.flush(conn).await?;
         Ok(updated)
     })

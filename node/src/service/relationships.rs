@@ -32,7 +32,11 @@ pub struct NewRelationship {
 }
 
 /// The change-log entry for a relationship write; `convergence_id` is the source's convergence.
-pub(crate) fn relationship_change(row: &DbRelationship, convergence_id: Uuid, op: ChangeOperation) -> Change {
+pub(crate) fn relationship_change(
+    row: &DbRelationship,
+    convergence_id: Uuid,
+    op: ChangeOperation,
+) -> Change {
     Change {
         entity: ChangeEntity::Relationship,
         operation: op,

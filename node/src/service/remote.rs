@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{artifact_relationships, artifacts, convergences, remote_tombstones};
@@ -19,6 +19,7 @@ use crate::error::Result;
 use super::artifacts::{
     artifact_change, dimension_rows, insert_dimensions, replace_dimensions, soft_delete,
 };
+use super::convergences::convergence_change;
 use super::relationships::relationship_change;
 
 /// A remote convergence as this node mirrors it.
@@ -97,18 +98,30 @@ pub async fn mirror_convergence(
         updated_at: now,
         origin_url: Some(remote.origin_url.clone()),
     };
-    let stored = diesel::insert_into(convergences::table)
-        .values(&row)
-        .on_conflict(convergences::origin_url)
-        .do_update()
-        .set((
-            convergences::name.eq(&row.name),
-            convergences::description.eq(&row.description),
-        ))
-        .returning(DbConvergence::as_returning())
-        .get_result(conn)
-        .await?;
-    Ok(stored)
+    conn.transaction(async |conn| {
+        let existing = find_convergence(conn, &remote.origin_url).await?;
+        let stored = diesel::insert_into(convergences::table)
+            .values(&row)
+            .on_conflict(convergences::origin_url)
+            .do_update()
+            .set((
+                convergences::name.eq(&row.name),
+                convergences::description.eq(&row.description),
+            ))
+            .returning(DbConvergence::as_returning())
+            .get_result(conn)
+            .await?;
+        let operation = if existing.is_some() {
+            ChangeOperation::Update
+        } else {
+            ChangeOperation::Insert
+        };
+        let mut outbox = Outbox::default();
+        outbox.push(convergence_change(&stored, operation));
+        outbox.flush(conn).await?;
+        Ok(stored)
+    })
+    .await
 }
 
 /// The local mirror of the convergence whose `Group` is at `origin_url`.

@@ -1,0 +1,509 @@
+//! Federation between real nodes on loopback, each with its own port, database and data
+//! directory: follow/accept, create/update/delete of artifacts and relationships reaching the
+//! follower's API, search and graph, read-only mirrors, replays and late updates, unsigned and
+//! forged inbox posts, a follower that was down, an origin restarting with a queue.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{As, TestNode, eventually, spawn_node};
+
+const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// `follower` follows `origin`'s public convergence `slug`; returns the mirror's local name.
+async fn follow(origin: &TestNode, follower: &TestNode, slug: &str) -> String {
+    let target = format!("{}/c/{slug}", origin.base);
+    let reply = follower
+        .post("/api/v1/admin/follows", json!({"target": target}))
+        .await
+        .expect(202);
+    let mirror = reply.body["convergence"]
+        .as_str()
+        .expect("mirror name")
+        .to_owned();
+    assert_eq!(mirror, format!("{slug}@localhost:{}", origin.port()));
+    eventually("the follow to be accepted", || async {
+        let follows = follower
+            .get_as("/api/v1/admin/follows", As::Admin)
+            .await
+            .expect(200);
+        (follows.body[0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    mirror
+}
+
+/// The follower's copies in `mirror`, by title.
+async fn titles(node: &TestNode, mirror: &str) -> Vec<String> {
+    let reply = node
+        .get(&format!(
+            "/api/v1/convergences/{mirror}/artifacts?limit=500"
+        ))
+        .await
+        .expect(200);
+    let mut titles: Vec<String> = reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    titles.sort();
+    titles
+}
+
+/// The follower's copy of the artifact titled `title` in `mirror`.
+async fn copy(node: &TestNode, mirror: &str, title: &str) -> Option<Value> {
+    let reply = node
+        .get(&format!(
+            "/api/v1/convergences/{mirror}/artifacts?limit=500"
+        ))
+        .await
+        .expect(200);
+    reply.body["items"]
+        .as_array()?
+        .iter()
+        .find(|item| item["title"] == title)
+        .cloned()
+}
+
+async fn wait_for_titles(node: &TestNode, mirror: &str, expected: &[&str]) {
+    let mut expected: Vec<String> = expected.iter().map(|t| (*t).to_owned()).collect();
+    expected.sort();
+    eventually(
+        "the follower to hold exactly the origin's artifacts",
+        || {
+            let expected = expected.clone();
+            async move { (titles(node, mirror).await == expected).then_some(()) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_and_relationships_flow_to_a_follower_and_stay_read_only() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+
+    let solar = origin
+        .artifact(
+            "ideas",
+            json!({"kind": "idea", "title": "Solar commons", "body": "Shared rooftop panels",
+                   "author": "Ada", "dimensions": {"energy": 0.9}}),
+        )
+        .await;
+    let grid = origin
+        .artifact(
+            "ideas",
+            json!({"kind": "question", "title": "Who owns the grid?"}),
+        )
+        .await;
+    let edge = origin
+        .post(
+            "/api/v1/relationships",
+            json!({"source": solar, "target": grid, "kind": "answers", "weight": 0.5}),
+        )
+        .await
+        .expect(201)
+        .id();
+    wait_for_titles(&follower, &mirror, &["Solar commons", "Who owns the grid?"]).await;
+
+    let copy_of_solar = copy(&follower, &mirror, "Solar commons")
+        .await
+        .expect("copy");
+    assert_eq!(copy_of_solar["dimensions"]["energy"], 0.9);
+    assert_eq!(copy_of_solar["author"], "Ada");
+    let local_solar = copy_of_solar["id"].as_str().expect("id").to_owned();
+    let relationships = eventually("the relationship to arrive", || async {
+        let reply = follower
+            .get(&format!("/api/v1/artifacts/{local_solar}/relationships"))
+            .await
+            .expect(200);
+        let items = reply.body["items"].as_array()?.clone();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    assert_eq!(relationships[0]["kind"], "answers");
+
+    // Search and graph on the follower see the copies.
+    eventually("the copy to be searchable", || async {
+        let reply = follower.get("/api/v1/search?q=rooftop").await.expect(200);
+        (reply.body["hits"][0]["title"] == "Solar commons").then_some(())
+    })
+    .await;
+    eventually("the copy to be in the graph", || async {
+        let reply = follower
+            .get(&format!("/api/v1/graph/neighborhood/{local_solar}?depth=1"))
+            .await;
+        (reply.status == 200 && reply.body["nodes"].as_array()?.len() == 2).then_some(())
+    })
+    .await;
+
+    // Copies are read-only for the follower's users, even with a node token.
+    follower
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/artifacts/{local_solar}"),
+            As::Admin,
+            Some(&json!({"title": "Hijacked", "version": 1})),
+        )
+        .await
+        .expect_error(403, "forbidden");
+    follower
+        .post(
+            &format!("/api/v1/convergences/{mirror}/artifacts"),
+            json!({"kind": "idea", "title": "Smuggled"}),
+        )
+        .await
+        .expect_error(403, "forbidden");
+
+    // An update on the origin reaches the copy with the origin's version.
+    origin
+        .patch(
+            &format!("/api/v1/artifacts/{solar}"),
+            json!({"title": "Solar commons, revised", "version": 1}),
+        )
+        .await
+        .expect(200);
+    wait_for_titles(
+        &follower,
+        &mirror,
+        &["Solar commons, revised", "Who owns the grid?"],
+    )
+    .await;
+    let revised = copy(&follower, &mirror, "Solar commons, revised")
+        .await
+        .expect("copy");
+    assert_eq!(revised["version"], 2);
+
+    // Deleting the relationship, then an artifact, reaches the follower too.
+    origin
+        .delete(&format!("/api/v1/relationships/{edge}"))
+        .await
+        .expect(204);
+    eventually("the relationship to disappear", || async {
+        let reply = follower
+            .get(&format!("/api/v1/artifacts/{local_solar}/relationships"))
+            .await
+            .expect(200);
+        reply.body["items"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+    origin
+        .delete(&format!("/api/v1/artifacts/{grid}"))
+        .await
+        .expect(204);
+    wait_for_titles(&follower, &mirror, &["Solar commons, revised"]).await;
+
+    // The origin answers for deleted objects with a Tombstone.
+    let tombstone = origin
+        .client
+        .get(format!("{}/artifacts/{grid}", origin.base))
+        .header("Accept", ACTIVITY_JSON)
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(tombstone.status(), 410);
+    let body: Value = tombstone.json().await.expect("json");
+    assert_eq!(body["type"], "Tombstone");
+    let gone_edge = origin
+        .client
+        .get(format!("{}/relationships/{edge}", origin.base))
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(gone_edge.status(), 410);
+
+    // The origin's queue is drained.
+    let queue = origin
+        .get_as("/api/v1/admin/federation", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(queue.body["total_backlog"], 0, "{}", queue.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_stale_updates_and_late_updates_after_delete_change_nothing() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    let kept = origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Kept v1"}))
+        .await;
+    let doomed = origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Doomed"}))
+        .await;
+    origin
+        .patch(
+            &format!("/api/v1/artifacts/{kept}"),
+            json!({"title": "Kept v2", "version": 1}),
+        )
+        .await
+        .expect(200);
+    origin
+        .delete(&format!("/api/v1/artifacts/{doomed}"))
+        .await
+        .expect(204);
+    wait_for_titles(&follower, &mirror, &["Kept v2"]).await;
+    let artifacts_before = follower.count("artifacts").await;
+    let changes_before = follower.count("change_log").await;
+
+    // Replay: the origin delivers its whole queue again, in order.
+    let mut conn = origin.database.connect().await;
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE federation_deliveries SET delivered_through = 0")
+        .execute(&mut conn)
+        .await
+        .expect("rewind");
+    // Stale and late: the first Create of "Kept" (version 1) and of "Doomed" (deleted since)
+    // queued again under fresh activity ids, as a confused or malicious origin might.
+    diesel::sql_query(
+        "INSERT INTO federation_activities (activity_url, actor_path, convergence_id, payload) \
+         SELECT activity_url || '-again', actor_path, convergence_id, \
+                jsonb_set(jsonb_set(payload, '{id}', to_jsonb(activity_url || '-again')), \
+                          '{object,id}', to_jsonb((payload->'object'->>'id') || '-again')) \
+         FROM federation_activities \
+         WHERE payload->'object'->>'type' = 'Create' AND payload->'object'->'object'->>'type' = 'Article' \
+         ORDER BY id",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("requeue");
+    eventually("the origin to deliver everything again", || async {
+        let queue = origin
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        (queue.body["total_backlog"] == 0).then_some(())
+    })
+    .await;
+    assert_eq!(titles(&follower, &mirror).await, ["Kept v2"]);
+    assert_eq!(follower.count("artifacts").await, artifacts_before);
+    assert_eq!(
+        follower.count("change_log").await,
+        changes_before,
+        "replayed, stale and late activities must not write anything"
+    );
+    let kept_copy = copy(&follower, &mirror, "Kept v2").await.expect("copy");
+    assert_eq!(kept_copy["version"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_and_forged_inbox_posts_are_refused_and_store_nothing() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    let group = format!("{}/c/ideas", origin.base);
+    let announce = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "type": "Announce",
+        "id": format!("{}/activities/forged-1", origin.base),
+        "actor": group,
+        "object": {
+            "type": "Create",
+            "id": format!("{}/activities/forged-2", origin.base),
+            "actor": group,
+            "audience": group,
+            "object": {
+                "type": "Article", "id": format!("{}/artifacts/forged", origin.base),
+                "name": "Forged", "artifactKind": "idea", "version": 1,
+                "audience": group, "attributedTo": group,
+                "published": "2026-01-01T00:00:00Z"
+            }
+        }
+    });
+    let body = announce.to_string();
+    let inbox = format!("{}/inbox", follower.base);
+    let unsigned = follower
+        .client
+        .post(&inbox)
+        .header("Content-Type", ACTIVITY_JSON)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unsigned.status(), 401);
+
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    let date = httpdate();
+    let forged = follower
+        .client
+        .post(&inbox)
+        .header("Content-Type", ACTIVITY_JSON)
+        .header("Date", date)
+        .header("Digest", format!("SHA-256={digest}"))
+        .header(
+            "Signature",
+            format!(
+                "keyId=\"{group}#main-key\",algorithm=\"rsa-sha256\",\
+                 headers=\"(request-target) host date digest\",signature=\"{}\"",
+                base64::engine::general_purpose::STANDARD.encode([7u8; 256])
+            ),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 401);
+    let error: Value = forged.json().await.expect("json error");
+    assert_eq!(error["error"]["code"], "invalid_signature");
+    assert!(titles(&follower, &mirror).await.is_empty());
+    assert_eq!(follower.count("received_activities").await, 0);
+}
+
+/// The current time as an HTTP date.
+fn httpdate() -> String {
+    chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_was_down_gets_everything_even_across_an_origin_restart() {
+    let mut origin = spawn_node().await;
+    let mut follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+
+    follower.stop().await;
+    let items: Vec<Value> = (0..25)
+        .map(|i| json!({"key": format!("a{i}"), "kind": "idea", "title": format!("Idea {i:02}")}))
+        .collect();
+    origin
+        .post(
+            "/api/v1/convergences/ideas/batch",
+            json!({"artifacts": items}),
+        )
+        .await
+        .expect(201);
+    let failing = eventually("deliveries to fail while the follower is down", || async {
+        let queue = origin
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        let peer = queue.body["peers"].as_array()?.first()?.clone();
+        (peer["failures"].as_i64()? > 0 && peer["backlog"].as_i64()? > 0).then_some(peer)
+    })
+    .await;
+    assert!(failing["last_error"].is_string(), "{failing}");
+
+    // The origin restarts with a non-empty queue, then the follower comes back.
+    origin.restart().await;
+    follower.restart().await;
+    let expected: Vec<String> = (0..25).map(|i| format!("Idea {i:02}")).collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    wait_for_titles(&follower, &mirror, &expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_stay_hidden() {
+    let node = spawn_node().await;
+    node.convergence("ideas", "public").await;
+    node.convergence("secret", "private").await;
+    node.artifact(
+        "ideas",
+        json!({"kind": "idea", "title": "One", "author": "Ada"}),
+    )
+    .await;
+    let host = format!("localhost:{}", node.port());
+
+    let finger = node
+        .get(&format!(
+            "/.well-known/webfinger?resource=acct:ideas@{host}"
+        ))
+        .await
+        .expect(200);
+    let self_link = finger.body["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|link| link["rel"] == "self")
+        .expect("self link")["href"]
+        .as_str()
+        .expect("href")
+        .to_owned();
+    assert_eq!(self_link, format!("{}/c/ideas", node.base));
+    node.get(&format!(
+        "/.well-known/webfinger?resource=acct:secret@{host}"
+    ))
+    .await
+    .expect(404);
+
+    for accept in [
+        ACTIVITY_JSON,
+        "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+    ] {
+        let response = node
+            .client
+            .get(&self_link)
+            .header("Accept", accept)
+            // A signed GET without a Digest header, as Mastodon sends: still answered.
+            .header(
+                "Signature",
+                "keyId=\"https://elsewhere.example/actor#main-key\",signature=\"x\"",
+            )
+            .send()
+            .await
+            .expect("fetch");
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.expect("body");
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "private keys are never served"
+        );
+        let group: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(group["type"], "Group");
+        assert_eq!(group["preferredUsername"], "ideas");
+        assert!(
+            group["publicKey"]["publicKeyPem"]
+                .as_str()
+                .expect("pem")
+                .contains("PUBLIC KEY")
+        );
+        assert!(group["@context"].to_string().contains("/ns/context.jsonld"));
+    }
+    node.get("/c/secret").await.expect(404);
+    let person = node.get("/people/Ada").await.expect(200);
+    assert_eq!(person.body["type"], "Person");
+
+    let discovery = node.get("/.well-known/nodeinfo").await.expect(200);
+    let href = discovery.body["links"][0]["href"]
+        .as_str()
+        .expect("href")
+        .to_owned();
+    let info = node
+        .client
+        .get(href)
+        .send()
+        .await
+        .expect("nodeinfo")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(info["version"], "2.1");
+    assert_eq!(info["protocols"][0], "activitypub");
+    assert_eq!(info["usage"]["localPosts"], 1);
+    assert_eq!(info["usage"]["users"]["total"], 1);
+
+    let context = node.get("/ns/context.jsonld").await.expect(200);
+    assert_eq!(
+        context.body["@context"]["weight"]["@id"], "kg:weight",
+        "{}",
+        context.body
+    );
+
+    // Following a private convergence is impossible.
+    let other = spawn_node().await;
+    other
+        .post(
+            "/api/v1/admin/follows",
+            json!({"target": format!("{}/c/secret", node.base)}),
+        )
+        .await
+        .expect(422);
+}
