@@ -138,7 +138,7 @@ pub enum ContentObject {
     /// An artifact.
     Artifact(Box<ArtifactObject>),
     /// A relationship.
-    Relationship(RelationshipObject),
+    Relationship(Box<RelationshipObject>),
     /// A deleted object.
     Tombstone(TombstoneObject),
     /// An object named by its URL (as `Delete` usually does).

@@ -315,7 +315,7 @@ impl Object for ActorRecord {
             remote_actors::fetched_at.eq(now),
         );
         diesel::insert_into(remote_actors::table)
-            .values(values.clone())
+            .values(values)
             .on_conflict(remote_actors::actor_url)
             .do_update()
             .set(values)

@@ -177,7 +177,7 @@ async fn describe(
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let object = relationship_object(conn, urls, &row, convergence).await?;
-            Ok(Some((kind, ContentObject::Relationship(object))))
+            Ok(Some((kind, ContentObject::Relationship(Box::new(object)))))
         }
         _ => Ok(None),
     }

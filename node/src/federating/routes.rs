@@ -65,10 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_inbox_bytes: usize) {
 }
 
 fn activity_json(body: impl serde::Serialize, data: &Data<FederationContext>) -> Answer {
-    Ok(
-        create_http_response(body, &object_context(data.urls.base()))
-            .map_err(|error| FederationError::Invalid(error.to_string()))?,
-    )
+    Ok(create_http_response(
+        body,
+        &object_context(data.urls.base()),
+    )?)
 }
 
 fn not_found(what: &str) -> Answer {
