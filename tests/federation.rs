@@ -507,3 +507,76 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
         .await
         .expect(422);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_fetch_unknown_relationship_ends_and_an_unfollow_stops_delivery() {
+    let origin = spawn_node().await;
+    let first = spawn_node().await;
+    let second = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    origin.convergence("other", "public").await;
+    let mirror = follow(&origin, &first, "ideas").await;
+    assert_eq!(follow(&origin, &second, "ideas").await, mirror);
+
+    // The relationship's target lives in a convergence nobody follows: followers fetch it.
+    let target = origin
+        .artifact("other", json!({"kind": "evidence", "title": "Field data"}))
+        .await;
+    let source = origin
+        .artifact("ideas", json!({"kind": "claim", "title": "Yields rise"}))
+        .await;
+    origin
+        .post(
+            "/api/v1/relationships",
+            json!({"source": source, "target": target, "kind": "depends_on"}),
+        )
+        .await
+        .expect(201);
+    let other_mirror = format!("other@localhost:{}", origin.port());
+    for follower in [&first, &second] {
+        wait_for_titles(follower, &mirror, &["Yields rise"]).await;
+        let claim = copy(follower, &mirror, "Yields rise").await.expect("copy");
+        let id = claim["id"].as_str().expect("id").to_owned();
+        let edges = eventually("the relationship with its fetched end", || async {
+            let reply = follower
+                .get(&format!("/api/v1/artifacts/{id}/relationships"))
+                .await
+                .expect(200);
+            let items = reply.body["items"].as_array()?.clone();
+            (!items.is_empty()).then_some(items)
+        })
+        .await;
+        assert_eq!(edges[0]["kind"], "depends_on");
+        assert_eq!(titles(follower, &other_mirror).await, ["Field data"]);
+    }
+
+    // The second follower leaves; only the first receives what comes next.
+    second
+        .delete(&format!("/api/v1/admin/follows/{mirror}"))
+        .await
+        .expect(204);
+    eventually("the origin to drop the follower", || async {
+        (origin.count("federation_followers").await == 1).then_some(())
+    })
+    .await;
+    origin
+        .artifact(
+            "ideas",
+            json!({"kind": "idea", "title": "Only for the first"}),
+        )
+        .await;
+    wait_for_titles(&first, &mirror, &["Only for the first", "Yields rise"]).await;
+    eventually("the origin's queue to drain", || async {
+        let queue = origin
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        (queue.body["total_backlog"] == 0).then_some(())
+    })
+    .await;
+    assert_eq!(titles(&second, &mirror).await, ["Yields rise"]);
+    second
+        .delete(&format!("/api/v1/admin/follows/{mirror}"))
+        .await
+        .expect(404);
+}

@@ -107,6 +107,30 @@ pub async fn follow(
     })
 }
 
+/// Stops following a remote convergence (by its local name `slug@host`); what was received
+/// stays, read-only.
+#[utoipa::path(delete, path = "/api/v1/admin/follows/{convergence}", tag = "admin",
+    params(("convergence" = String, Path, description = "Local name of the mirror, slug@host")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Undo sent"), (status = 404, body = ErrorBody)))]
+pub async fn unfollow(
+    federation: Federation,
+    Writer(caller): Writer,
+    convergence: web::Path<String>,
+) -> Result<HttpResponse> {
+    caller.require_node("unfollowing a remote convergence")?;
+    let config = enabled(federation)?;
+    let data = config.to_request_data();
+    if admin::unfollow_remote(&data, &convergence)
+        .await
+        .map_err(node_error)?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Error::not_found("follow", convergence.as_str()))
+    }
+}
+
 /// Remote convergences this node follows.
 #[utoipa::path(get, path = "/api/v1/admin/follows", tag = "admin",
     security(("bearer" = [])),

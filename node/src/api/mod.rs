@@ -88,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
                     .get(admin::list_follows)
                     .post(admin::follow),
             )
+            .service(resource("/admin/follows/{convergence}", "DELETE").delete(admin::unfollow))
             .service(
                 resource("/admin/blocks", "GET, POST")
                     .get(admin::list_blocks)

@@ -48,6 +48,7 @@ use super::{
         admin::overview,
         admin::follow,
         admin::list_follows,
+        admin::unfollow,
         admin::block,
         admin::list_blocks,
         admin::unblock,

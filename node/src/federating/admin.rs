@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kg_federation::activities::{Follow, FollowType};
+use kg_federation::activities::{Follow, FollowRef, FollowType, Undo, UndoType};
 use serde::Serialize;
 use url::Url;
 use utoipa::ToSchema;
@@ -97,6 +97,67 @@ pub async fn follow_remote(
         .await?
         .ok_or_else(|| FederationError::Invalid("the follow was not stored".to_owned()))?;
     Ok((created, true))
+}
+
+/// Stops following the remote convergence mirrored as `convergence` (`slug@host`): sends an
+/// `Undo` of the `Follow` and forgets the follow. The copies already received stay. False when
+/// this node does not follow it.
+pub async fn unfollow_remote(
+    data: &Data<FederationContext>,
+    convergence: &str,
+) -> Result<bool, FederationError> {
+    let mut conn = data.pool.get().await?;
+    let follow: Option<(uuid::Uuid, String, String)> = federation_follows::table
+        .inner_join(convergences::table)
+        .filter(convergences::slug.eq(convergence))
+        .select((
+            federation_follows::convergence_id,
+            federation_follows::group_url,
+            federation_follows::follow_activity,
+        ))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let Some((convergence_id, group_url, follow_activity)) = follow else {
+        return Ok(false);
+    };
+    let group: ActorRecord = ObjectId::<ActorRecord>::parse(&group_url)
+        .map_err(|error| FederationError::Invalid(format!("stored group URL: {error}")))?
+        .dereference(data)
+        .await?;
+    let follower = node_actor(&mut conn, &data.urls).await?;
+    let parse = |url: &str| {
+        Url::parse(url).map_err(|error| FederationError::Invalid(format!("stored URL: {error}")))
+    };
+    let undo = Undo {
+        kind: UndoType::Undo,
+        id: data.urls.new_activity(),
+        actor: follower.url().clone(),
+        object: FollowRef::Embedded(Follow {
+            kind: FollowType::Follow,
+            id: parse(&follow_activity)?,
+            actor: follower.url().clone(),
+            object: group.url().clone(),
+        }),
+    };
+    let urls = &data.urls;
+    conn.transaction(async |conn| {
+        diesel::delete(federation_follows::table.find(convergence_id))
+            .execute(conn)
+            .await?;
+        enqueue(
+            conn,
+            urls,
+            NODE_ACTOR_PATH,
+            Target::Inbox(&group.inbox()),
+            &undo.id,
+            &undo,
+        )
+        .await
+    })
+    .await?;
+    tracing::info!(group = %group.url(), "unfollowed");
+    Ok(true)
 }
 
 async fn find_follow(
