@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fake_mastodon::FakeMastodon;
 use crate::harness::{As, TestNode, eventually, spawn_node};
 
 const ACTIVITY_JSON: &str = "application/activity+json";
@@ -579,4 +580,77 @@ async fn three_nodes_fetch_unknown_relationship_ends_and_an_unfollow_stops_deliv
         .delete(&format!("/api/v1/admin/follows/{mirror}"))
         .await
         .expect(404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
+    let node = spawn_node().await;
+    node.convergence("ideas", "public").await;
+    let mastodon = FakeMastodon::start().await;
+    let group = format!("{}/c/ideas", node.base);
+
+    // Authorized fetch: a signed GET without a Digest header.
+    let fetched = mastodon.signed_get(&group).await;
+    assert_eq!(fetched["type"], "Group");
+
+    // A Follow shaped as Mastodon sends it (an id without a path hierarchy, a Person actor).
+    let follow_id = format!("{}/{}", mastodon.base, uuid::Uuid::new_v4());
+    mastodon
+        .send(
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": follow_id,
+                "type": "Follow",
+                "actor": mastodon.alice(),
+                "object": group,
+            }),
+            &format!("{}/inbox", node.base),
+        )
+        .await;
+    let accept = eventually("the Accept to reach Alice", || async {
+        mastodon
+            .received()
+            .into_iter()
+            .find(|activity| activity["type"] == "Accept")
+    })
+    .await;
+    assert_eq!(accept["actor"], group);
+    assert_eq!(accept["object"]["id"], follow_id);
+
+    node.artifact("ideas", json!({"kind": "idea", "title": "Hello fediverse"}))
+        .await;
+    let announce = eventually("the Announce to reach the shared inbox", || async {
+        mastodon
+            .received()
+            .into_iter()
+            .find(|activity| activity["type"] == "Announce")
+    })
+    .await;
+    assert_eq!(announce["object"]["type"], "Create");
+    assert_eq!(announce["object"]["object"]["type"], "Article");
+    assert_eq!(announce["object"]["object"]["name"], "Hello fediverse");
+
+    // An Undo ends the follow; replaying the old Follow afterwards changes nothing.
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": follow_id,
+        "type": "Follow",
+        "actor": mastodon.alice(),
+        "object": group,
+    });
+    mastodon
+        .send(
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{follow_id}#undo"),
+                "type": "Undo",
+                "actor": mastodon.alice(),
+                "object": {"id": follow_id, "type": "Follow", "actor": mastodon.alice(), "object": group},
+            }),
+            &format!("{group}/inbox"),
+        )
+        .await;
+    assert_eq!(node.count("federation_followers").await, 0);
+    mastodon.send(follow, &format!("{}/inbox", node.base)).await;
+    assert_eq!(node.count("federation_followers").await, 0);
 }

@@ -13,6 +13,7 @@ mod change_log;
 mod cli;
 mod convergences;
 mod dimensions;
+mod fake_mastodon;
 mod federation;
 mod graph;
 mod harness;

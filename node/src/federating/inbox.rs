@@ -29,7 +29,7 @@ use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
 
 use super::FederationContext;
 use super::actors::{ActorRecord, federated_convergence};
-use super::delivery::{Target, enqueue, latest_activity};
+use super::delivery::{Target, enqueue, latest_activity, track_inbox};
 use super::error::FederationError;
 use super::objects::{StoredArtifact, ensure_mirror, remote_artifact};
 use super::urls::LocalUrls;
@@ -177,6 +177,7 @@ async fn receive_follow(
             .set(federation_followers::inbox.eq(inbox.as_str()))
             .execute(conn)
             .await?;
+        track_inbox(conn, inbox.as_str()).await?;
         enqueue(
             conn,
             &data.urls,
