@@ -654,3 +654,75 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     mastodon.send(follow, &format!("{}/inbox", node.base)).await;
     assert_eq!(node.count("federation_followers").await, 0);
 }
+
+/// Expands the objects at `urls` with PyLD (tests/jsonld/expand.py).
+fn expand_with_pyld(urls: &[String]) -> Value {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/jsonld/expand.py");
+    let output = std::process::Command::new(&python)
+        .arg(script)
+        .args(urls)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {python} ({error}); install Python 3"));
+    assert!(
+        output.status.success(),
+        "JSON-LD expansion failed (needs `{python} -m pip install PyLD requests`):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("expanded JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standard_json_ld_processor_expands_our_objects_without_losing_terms() {
+    let node = spawn_node().await;
+    node.convergence("ideas", "public").await;
+    let claim = node
+        .artifact(
+            "ideas",
+            json!({"kind": "claim", "title": "Soil first", "dimensions": {"soil": 0.75}}),
+        )
+        .await;
+    let evidence = node
+        .artifact("ideas", json!({"kind": "evidence", "title": "Plot data"}))
+        .await;
+    let edge = node
+        .post(
+            "/api/v1/relationships",
+            json!({"source": evidence, "target": claim, "kind": "supports", "weight": 0.5}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let urls = vec![
+        format!("{}/artifacts/{claim}", node.base),
+        format!("{}/relationships/{edge}", node.base),
+    ];
+    let expanded = tokio::task::spawn_blocking(move || expand_with_pyld(&urls))
+        .await
+        .expect("join");
+    let kg = |term: &str| format!("https://kgnode.org/ns#{term}");
+    let article = &expanded[0][0];
+    assert_eq!(
+        article["@type"][0],
+        "https://www.w3.org/ns/activitystreams#Article"
+    );
+    assert_eq!(article[kg("artifactKind")][0]["@value"], "claim");
+    assert_eq!(article[kg("version")][0]["@value"], 1);
+    assert_eq!(
+        article[kg("version")][0]["@type"],
+        "http://www.w3.org/2001/XMLSchema#integer"
+    );
+    let dimension = &article[kg("dimensions")][0];
+    assert_eq!(dimension["@type"][0], kg("Dimension"));
+    assert_eq!(dimension[kg("weight")][0]["@value"], 0.75);
+    assert_eq!(
+        dimension["https://www.w3.org/ns/activitystreams#name"][0]["@value"],
+        "soil"
+    );
+    let relationship = &expanded[1][0];
+    assert_eq!(
+        relationship["https://www.w3.org/ns/activitystreams#relationship"][0]["@id"],
+        kg("supports")
+    );
+    assert_eq!(relationship[kg("weight")][0]["@value"], 0.5);
+}
