@@ -85,7 +85,19 @@ async fn artifacts_and_relationships_flow_to_a_follower_and_stay_read_only() {
     let origin = spawn_node().await;
     let follower = spawn_node().await;
     origin.convergence("ideas", "public").await;
+    // What the convergence held before the follow is sent too (backfill).
+    let planted = origin
+        .artifact(
+            "ideas",
+            json!({"kind": "resource", "title": "Planted before"}),
+        )
+        .await;
     let mirror = follow(&origin, &follower, "ideas").await;
+    wait_for_titles(&follower, &mirror, &["Planted before"]).await;
+    origin
+        .delete(&format!("/api/v1/artifacts/{planted}"))
+        .await
+        .expect(204);
 
     let solar = origin
         .artifact(

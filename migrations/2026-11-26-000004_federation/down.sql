@@ -5,6 +5,7 @@ DROP TABLE federation_cursor;
 DROP TABLE federation_deliveries;
 DROP TABLE federation_activities;
 DROP TABLE federation_follows;
+DROP TABLE federation_backfills;
 DROP TABLE federation_followers;
 DROP TABLE remote_actors;
 DROP TABLE actor_keys;

@@ -45,6 +45,18 @@ CREATE TABLE federation_followers (
     PRIMARY KEY (convergence_id, actor_url)
 );
 
+-- New followers still to be sent what a convergence held when they followed: artifacts in id
+-- order, then relationships, a chunk at a time, through the delivery queue.
+CREATE TABLE federation_backfills (
+    convergence_id     uuid NOT NULL REFERENCES convergences (id) ON DELETE CASCADE,
+    inbox              text NOT NULL,
+    after_artifact     uuid,
+    after_relationship uuid,
+    artifacts_done     boolean NOT NULL DEFAULT false,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (convergence_id, inbox)
+);
+
 -- This node following remote convergences (each mirrored by a local read-only convergence).
 CREATE TABLE federation_follows (
     convergence_id     uuid PRIMARY KEY REFERENCES convergences (id) ON DELETE CASCADE,

@@ -112,6 +112,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    federation_backfills (convergence_id, inbox) {
+        convergence_id -> Uuid,
+        inbox -> Text,
+        after_artifact -> Nullable<Uuid>,
+        after_relationship -> Nullable<Uuid>,
+        artifacts_done -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     federation_cursor (singleton) {
         singleton -> Bool,
         last_seq -> Int8,
@@ -182,6 +193,7 @@ diesel::joinable!(artifact_dimensions -> artifacts (artifact_id));
 diesel::joinable!(artifacts -> convergences (convergence_id));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
 diesel::joinable!(federation_activities -> convergences (convergence_id));
+diesel::joinable!(federation_backfills -> convergences (convergence_id));
 diesel::joinable!(federation_followers -> convergences (convergence_id));
 diesel::joinable!(federation_followers -> remote_actors (actor_url));
 diesel::joinable!(federation_follows -> convergences (convergence_id));
@@ -197,6 +209,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     convergences,
     dimension_counters,
     federation_activities,
+    federation_backfills,
     federation_cursor,
     federation_deliveries,
     federation_followers,

@@ -7,7 +7,7 @@
 //! mark after each success. A failure backs off exponentially ([`kg_federation::backoff`])
 //! without ever giving up, and nothing is lost on restart: the queue is only PostgreSQL.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +30,8 @@ use crate::db::schema::{federation_activities, federation_deliveries};
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 use super::FederationContext;
-use super::actors::find_local_actor;
+use super::actors::{ActorRecord, find_local_actor};
+use super::backfill;
 use super::error::FederationError;
 use super::urls::LocalUrls;
 
@@ -204,6 +205,10 @@ impl FollowerJob for DeliveryJob {
         let config = super::federation_config(context.clone()).await?;
         let poll = Duration::from_millis(context.settings.poll_ms.max(10));
         loop {
+            // Queue backfill chunks first: their activities are then claimed below.
+            let mut conn = context.pool.get().await?;
+            while backfill::step(&mut conn, &context.urls).await? > 0 {}
+            drop(conn);
             for claimed in self.claim(&context).await? {
                 let worker = InboxWorker {
                     config: config.clone(),
@@ -270,6 +275,7 @@ impl InboxWorker {
         let inbox_url = Url::parse(&self.claimed.inbox)
             .map_err(|error| FederationError::Invalid(format!("inbox URL: {error}")))?;
         let mut mark = self.claimed.delivered_through;
+        let mut actors = HashMap::new();
         loop {
             let pending: Vec<Pending> = {
                 let mut conn = data.pool.get().await?;
@@ -284,7 +290,7 @@ impl InboxWorker {
                 return self.release().await;
             }
             for activity in pending {
-                if let Err(error) = send(&data, &inbox_url, &activity).await {
+                if let Err(error) = send(&data, &mut actors, &inbox_url, &activity).await {
                     return self.failed(&error.to_string()).await;
                 }
                 mark = activity.id;
@@ -342,19 +348,22 @@ impl InboxWorker {
     }
 }
 
-/// Signs `activity` with its actor's key and posts it to `inbox`. A refusal by the peer (4xx
+/// Signs `activity` with its actor's key (actors cached in `actors` for one drain) and posts
+/// it to `inbox`. A refusal by the peer (4xx
 /// other than 408/429) counts as delivered: sending it again would not change the answer.
 async fn send(
     data: &Data<FederationContext>,
+    actors: &mut HashMap<String, Option<ActorRecord>>,
     inbox: &Url,
     activity: &Pending,
 ) -> Result<(), FederationError> {
-    let actor = {
+    if !actors.contains_key(&activity.actor_path) {
         let mut conn = data.pool.get().await?;
         let url = data.urls.url(&activity.actor_path);
-        find_local_actor(&mut conn, &data.urls, &url).await?
-    };
-    let Some(actor) = actor else {
+        let actor = find_local_actor(&mut conn, &data.urls, &url).await?;
+        actors.insert(activity.actor_path.clone(), actor);
+    }
+    let Some(Some(actor)) = actors.get(&activity.actor_path) else {
         tracing::info!(activity = %activity.activity_url, "its actor is gone; not sent");
         return Ok(());
     };
@@ -364,7 +373,7 @@ async fn send(
             .map_err(|error| FederationError::Invalid(format!("activity URL: {error}")))?,
         actor: actor.url().clone(),
     };
-    let tasks = SendActivityTask::prepare(&queued, &actor, vec![inbox.clone()], data).await?;
+    let tasks = SendActivityTask::prepare(&queued, actor, vec![inbox.clone()], data).await?;
     for task in tasks {
         task.sign_and_send(data).await?;
     }

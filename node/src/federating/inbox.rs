@@ -29,6 +29,7 @@ use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
 
 use super::FederationContext;
 use super::actors::{ActorRecord, federated_convergence};
+use super::backfill;
 use super::delivery::{Target, enqueue, latest_activity, track_inbox};
 use super::error::FederationError;
 use super::objects::{StoredArtifact, ensure_mirror, remote_artifact};
@@ -178,6 +179,7 @@ async fn receive_follow(
             .execute(conn)
             .await?;
         track_inbox(conn, inbox.as_str()).await?;
+        backfill::schedule(conn, convergence.id, inbox.as_str()).await?;
         enqueue(
             conn,
             &data.urls,

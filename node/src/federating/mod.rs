@@ -5,12 +5,14 @@
 //! - [`inbox`]: what peers send (Follow, Accept, Undo, Announce of Create/Update/Delete);
 //! - [`outgoing`]: a change-log follower that turns local changes in followed convergences
 //!   into queued activities;
+//! - [`backfill`]: a new follower is sent what the convergence already held;
 //! - [`delivery`]: the persisted queue's workers (per-inbox order, exponential backoff);
 //! - [`admin`]: following remote convergences, the queue's state, the block list;
 //! - [`routes`]: the HTTP endpoints (WebFinger, NodeInfo, actors, objects, inboxes, admin).
 
 pub mod actors;
 pub mod admin;
+pub mod backfill;
 pub mod delivery;
 pub mod error;
 pub mod inbox;

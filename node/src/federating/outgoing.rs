@@ -127,7 +127,8 @@ async fn queue_changes(
             continue;
         };
         if let Some((kind, object)) = describe(conn, urls, change, convergence).await? {
-            announce(conn, urls, convergence, kind, object).await?;
+            let target = Target::Followers(convergence.id);
+            announce(conn, urls, convergence, kind, object, target).await?;
         }
     }
     Ok(())
@@ -183,12 +184,14 @@ async fn describe(
     }
 }
 
-async fn announce(
+/// Queues the convergence's `Announce` of a content activity for `target`.
+pub(crate) async fn announce(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     convergence: &DbConvergence,
     kind: ContentType,
     object: ContentObject,
+    target: Target<'_>,
 ) -> Result<(), FederationError> {
     let path = LocalUrls::group_path(&convergence.slug);
     let group = urls.url(&path);
@@ -210,13 +213,5 @@ async fn announce(
         to: vec![public],
         cc: vec![followers],
     };
-    enqueue(
-        conn,
-        urls,
-        &path,
-        Target::Followers(convergence.id),
-        &announce.id,
-        &announce,
-    )
-    .await
+    enqueue(conn, urls, &path, target, &announce.id, &announce).await
 }
