@@ -5,6 +5,7 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 use uuid::Uuid;
 
 use crate::access::Access;
+use crate::error::{Error, Result};
 use crate::graph::KnowledgeGraph;
 
 /// A compact copy of the subgraph induced by the artifacts a caller may see (optionally only
@@ -39,6 +40,30 @@ impl GraphSnapshot {
     /// Artifact ids by dense index.
     pub fn ids(&self) -> &[Uuid] {
         &self.ids
+    }
+
+    /// A snapshot made from parts (benchmarks, tools): `ids` by dense index, `edges` as
+    /// `(source, target)` dense indices, and one weight per edge, or none (then every edge
+    /// weighs 1).
+    ///
+    /// Errors: [`Error::InvalidSnapshot`] when an edge names an index past `ids` or the
+    /// weights do not match the edges.
+    pub fn from_edges(ids: Vec<Uuid>, edges: Vec<(u32, u32)>, weights: Vec<f64>) -> Result<Self> {
+        let n = ids.len();
+        let in_range = |&(a, b): &(u32, u32)| (a as usize) < n && (b as usize) < n;
+        if !edges.iter().all(in_range) || !(weights.is_empty() || weights.len() == edges.len()) {
+            return Err(Error::InvalidSnapshot);
+        }
+        let weights = if weights.is_empty() {
+            vec![1.0; edges.len()]
+        } else {
+            weights
+        };
+        Ok(GraphSnapshot {
+            ids,
+            edges,
+            weights,
+        })
     }
 }
 
