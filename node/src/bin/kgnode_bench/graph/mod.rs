@@ -118,11 +118,12 @@ pub(crate) async fn graph_command(args: GraphArgs) -> Result<(), BenchError> {
         return Err(BenchError::TooFewArtifacts(config.artifacts));
     }
     let capture = LogCapture::default();
-    // The node's graph follower logs its memory estimate at `info`; the first subscriber
+    // The node's graph follower logs its memory estimate at `info` (404s of paths not found
+    // stay quiet); the first subscriber
     // installed wins, so the node started below logs here.
     kgnode::telemetry::init(
         &LogSettings {
-            filter: "warn,kgnode::graphing=info".to_owned(),
+            filter: "warn,tracing_actix_web=error,kgnode::graphing=info".to_owned(),
             format: LogFormat::Json,
         },
         capture.clone(),
@@ -335,6 +336,7 @@ async fn graph_bench(
             ratio_p50: quotient(cte_latency.p50_ms, http_latency.p50_ms),
             ratio_p99: quotient(cte_latency.p99_ms, http_latency.p99_ms),
             median_size: sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+            paths_found: paths_found(&http_run.answers, &cte_run.answers),
             agreement: agreement_of(&http_run.answers, &cte_run.answers, args.path_max_hops),
         });
     }
@@ -403,6 +405,18 @@ fn graph_load(
         rss_growth_bytes: rss_ready.saturating_sub(rss_before),
         search_index_seconds: index_seconds,
     }
+}
+
+/// For path kinds: paths the node found, and paths the CTE found.
+fn paths_found(http: &[GraphAnswer], cte: &[Option<GraphAnswer>]) -> Option<(usize, usize)> {
+    let found = |answer: &GraphAnswer| matches!(answer, GraphAnswer::Path(Some(_)));
+    if !matches!(http.first(), Some(GraphAnswer::Path(_))) {
+        return None;
+    }
+    Some((
+        http.iter().filter(|a| found(a)).count(),
+        cte.iter().flatten().filter(|a| found(a)).count(),
+    ))
 }
 
 /// Polls `/readyz` every 10 ms until it answers 200 (the graph is loaded).

@@ -95,6 +95,9 @@ pub(crate) struct QueryKindReport {
     pub(crate) ratio_p99: f64,
     /// Median over the HTTP answers: artifacts of a neighbourhood, hops of a path (0: none).
     pub(crate) median_size: u64,
+    /// Paths only: how many the node found (of `http_queries`) and the CTE found (of the
+    /// `cte_queries` that did not time out).
+    pub(crate) paths_found: Option<(usize, usize)>,
     pub(crate) agreement: Agreement,
 }
 
@@ -258,6 +261,18 @@ impl fmt::Display for GraphReport {
              +N>: paths longer than the CTE's {} levels)",
             self.path_max_hops
         )?;
+        for k in &self.query_kinds {
+            if let Some((node, cte)) = k.paths_found {
+                writeln!(
+                    f,
+                    "    {}: a path exists for {node} of {} pairs (node); the CTE found {cte} of \
+                     the {} it answered",
+                    k.label,
+                    k.http_queries,
+                    k.cte_queries - k.cte_timeouts
+                )?;
+            }
+        }
         for k in &self.query_kinds {
             for difference in &k.agreement.differences {
                 writeln!(f, "    differs, {}: {difference}", k.label)?;
