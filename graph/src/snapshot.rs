@@ -141,6 +141,20 @@ mod tests {
         // The private convergence, asked for without access: empty.
         let denied = g.snapshot(&Access::PUBLIC, Some(b));
         assert_eq!((denied.node_count(), denied.edge_count()), (0, 0));
+        // Made from parts, it computes the same.
+        let parts = GraphSnapshot::from_edges(all.ids.clone(), all.edges.clone(), Vec::new());
+        let parts = parts.unwrap();
+        assert_eq!(parts.weights, vec![1.0; 3]);
+        let params = crate::PageRankParams::default();
+        assert_eq!(parts.pagerank(&params), all.pagerank(&params));
+        assert_eq!(
+            GraphSnapshot::from_edges(vec![id(1)], vec![(0, 1)], Vec::new()).unwrap_err(),
+            Error::InvalidSnapshot
+        );
+        assert_eq!(
+            GraphSnapshot::from_edges(vec![id(1)], vec![(0, 0)], vec![0.5, 0.5]).unwrap_err(),
+            Error::InvalidSnapshot
+        );
         // Removal leaves a vacant slot that the snapshot skips.
         g.remove_artifact(id(1));
         let after = g.snapshot(&Access::All, None);

@@ -262,6 +262,23 @@ impl fmt::Display for GraphReport {
             self.path_max_hops
         )?;
         for k in &self.query_kinds {
+            if let QueryKind::Neighborhood {
+                depth: 2,
+                direction,
+            } = k.kind
+            {
+                writeln!(
+                    f,
+                    "  headline, 2-hop {}: node via HTTP p50 {:.3} ms (goal < 1 ms), PostgreSQL / \
+                     node {:.0}x at p50 and {:.0}x at p99 (goal >= 50x)",
+                    direction.as_str(),
+                    k.http.p50_ms,
+                    k.ratio_p50,
+                    k.ratio_p99
+                )?;
+            }
+        }
+        for k in &self.query_kinds {
             if let Some((node, cte)) = k.paths_found {
                 writeln!(
                     f,
