@@ -61,6 +61,11 @@ pub enum Error {
         change: f64,
     },
 
+    /// A snapshot made from parts names an artifact index past its ids, or has a number of
+    /// weights other than one per relationship.
+    #[error("inconsistent snapshot: an edge refers to no artifact, or weights do not match edges")]
+    InvalidSnapshot,
+
     /// A text that names no variant of a closed vocabulary (kinds, directions, formats).
     #[error("unknown {vocabulary} '{value}'")]
     UnknownVariant {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::graph::{EdgeView, KnowledgeGraph, NodeView};
-use crate::kinds::{RelationshipKind, vocabulary};
+use crate::kinds::{ArtifactKind, RelationshipKind, vocabulary};
 
 vocabulary! {
     /// The file formats of [`Export::write`].
@@ -209,32 +209,131 @@ fn write_xml_escaped(out: &mut impl Write, text: &str) -> io::Result<()> {
     out.write_all(&text.as_bytes()[clean_from..])
 }
 
+/// What an export copies under [`GraphStore`](crate::GraphStore)'s read lock: fixed-size
+/// records and one arena holding every title, so that the copy makes no allocation per
+/// artifact. [`ExportCopy::into_export`] builds the [`Export`] (one `String` per title) and
+/// sorts it after the lock is released.
+#[derive(Debug, Default)]
+pub(crate) struct ExportCopy {
+    nodes: Vec<CopiedNode>,
+    titles: String,
+    edges: Vec<ExportEdge>,
+}
+
+/// An artifact of an [`ExportCopy`]; its title ends at `title_end` in the arena.
+#[derive(Debug, Clone, Copy)]
+struct CopiedNode {
+    id: Uuid,
+    convergence: Uuid,
+    title_end: usize,
+    kind: ArtifactKind,
+}
+
+impl ExportCopy {
+    /// Buffers with room for `nodes` artifacts, `title_bytes` of titles and `edges`
+    /// relationships, each written once and emptied, so that their pages are mapped before the
+    /// lock is taken (a fresh allocation of hundreds of megabytes would otherwise take its page
+    /// faults during the copy).
+    pub(crate) fn prefaulted(nodes: usize, title_bytes: usize, edges: usize) -> Self {
+        let mut copy = ExportCopy {
+            nodes: Vec::with_capacity(nodes),
+            titles: String::with_capacity(title_bytes),
+            edges: Vec::with_capacity(edges),
+        };
+        let node = CopiedNode {
+            id: Uuid::nil(),
+            convergence: Uuid::nil(),
+            title_end: 0,
+            kind: ArtifactKind::Idea,
+        };
+        copy.nodes.resize(nodes, node);
+        copy.nodes.clear();
+        copy.titles.extend(std::iter::repeat_n(' ', title_bytes));
+        copy.titles.clear();
+        let edge = ExportEdge {
+            id: Uuid::nil(),
+            weight: 0.0,
+            source: 0,
+            target: 0,
+            kind: RelationshipKind::RelatesTo,
+        };
+        copy.edges.resize(edges, edge);
+        copy.edges.clear();
+        copy
+    }
+
+    /// The export: one [`NodeView`] per artifact, sorted by id (run it outside any lock).
+    pub(crate) fn into_export(self) -> Export {
+        let mut start = 0;
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let title = self.titles[start..node.title_end].to_owned();
+                start = node.title_end;
+                NodeView {
+                    id: node.id,
+                    title,
+                    kind: node.kind,
+                    convergence: node.convergence,
+                }
+            })
+            .collect();
+        Export {
+            nodes,
+            edges: self.edges,
+        }
+        .sorted()
+    }
+}
+
 impl KnowledgeGraph {
     /// Copies the subgraph induced by the artifacts `access` may see (only `convergence`'s,
     /// when given) for export.
     pub fn export(&self, access: &Access<'_>, convergence: Option<Uuid>) -> Export {
-        self.export_unsorted(access, convergence).sorted()
+        let mut copy = ExportCopy::default();
+        self.export_into(access, convergence, &mut copy);
+        copy.into_export()
     }
 
-    /// The copy without the sorting: what [`GraphStore`](crate::GraphStore) does under its
-    /// read lock.
-    pub(crate) fn export_unsorted(&self, access: &Access<'_>, convergence: Option<Uuid>) -> Export {
+    /// Sizes for [`ExportCopy::prefaulted`]: artifacts, bytes of titles (an upper bound) and
+    /// relationships.
+    pub(crate) fn export_sizes(&self) -> (usize, usize, usize) {
+        (
+            self.artifact_count(),
+            self.title_heap_bytes(),
+            self.relationship_count(),
+        )
+    }
+
+    /// The copy, appended to `copy`: what [`GraphStore`](crate::GraphStore) does under its
+    /// read lock. One pass over the node slots and one over the edge slots, no allocation
+    /// when `copy` has room.
+    pub(crate) fn export_into(
+        &self,
+        access: &Access<'_>,
+        convergence: Option<Uuid>,
+        copy: &mut ExportCopy,
+    ) {
         let visible = self.visible_set(access, convergence);
         let mut dense = vec![u32::MAX; self.graph.node_bound()];
-        let mut nodes = Vec::with_capacity(self.graph.node_count());
         for node in self.graph.node_indices() {
             if self.is_visible(&visible, node) {
-                dense[node.index()] = nodes.len() as u32;
-                nodes.push(self.node_view(node));
+                dense[node.index()] = copy.nodes.len() as u32;
+                let data = &self.graph[node];
+                copy.titles.push_str(&data.title);
+                copy.nodes.push(CopiedNode {
+                    id: data.id,
+                    convergence: self.convergence_id(data.convergence),
+                    title_end: copy.titles.len(),
+                    kind: data.kind,
+                });
             }
         }
-        // Sized up front: growing a vector of millions of edges by doubling would copy it
-        // several times while the caller holds a read lock.
-        let mut edges = Vec::with_capacity(self.graph.edge_count());
         for edge in self.graph.edge_references() {
             let (source, target) = (dense[edge.source().index()], dense[edge.target().index()]);
             if source != u32::MAX && target != u32::MAX {
-                edges.push(ExportEdge {
+                copy.edges.push(ExportEdge {
                     id: edge.weight().id,
                     weight: edge.weight().weight,
                     source,
@@ -243,7 +342,6 @@ impl KnowledgeGraph {
                 });
             }
         }
-        Export { nodes, edges }
     }
 }
 

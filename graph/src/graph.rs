@@ -380,6 +380,16 @@ impl KnowledgeGraph {
         self.graph[node].id
     }
 
+    /// The id of an interned convergence.
+    pub(crate) fn convergence_id(&self, slot: u32) -> Uuid {
+        self.convergences.ids[slot as usize]
+    }
+
+    /// Bytes the titles take on the heap (an upper bound of their total length).
+    pub(crate) fn title_heap_bytes(&self) -> usize {
+        self.title_heap_bytes
+    }
+
     /// The view of a live node.
     pub(crate) fn node_view(&self, node: NodeIndex) -> NodeView {
         let data = &self.graph[node];

@@ -1,0 +1,408 @@
+//! Shared by the benchmarks: dataset and server options, errors, the throwaway databases, an
+//! in-process node, latency percentiles.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use clap::Args;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use indicatif::{ProgressBar, ProgressStyle};
+use kgnode::config::Settings;
+use kgnode::startup::Application;
+use kgnode::synthetic::{GeneratorConfig, SyntheticError};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{Client, NoTls};
+use url::Url;
+use uuid::Uuid;
+
+use crate::load::RowCounts;
+
+/// Slug of the convergence every benchmark loads into.
+pub(crate) const SLUG: &str = "bench";
+
+/// The synthetic data set, shared by every benchmark.
+#[derive(Debug, Args)]
+pub(crate) struct DatasetArgs {
+    /// Number of artifacts to generate.
+    #[arg(long, short = 'n')]
+    pub(crate) artifacts: usize,
+    /// Seed of the generator; the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Mean number of relationships each artifact starts.
+    #[arg(long, default_value_t = kgnode::synthetic::DEFAULT_RELATIONSHIPS_PER_ARTIFACT)]
+    pub(crate) relationships_per_artifact: f64,
+}
+
+impl DatasetArgs {
+    pub(crate) fn config(&self) -> GeneratorConfig {
+        GeneratorConfig {
+            relationships_per_artifact: self.relationships_per_artifact,
+            ..GeneratorConfig::new(self.seed, self.artifacts)
+        }
+    }
+}
+
+/// The PostgreSQL server the throwaway databases are created on.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Any URL of the server; its database part is replaced by the throwaway databases' names
+    /// (and by `postgres` to create and drop them).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@localhost:5432/postgres"
+    )]
+    pub(crate) database_url: String,
+    /// Keep the databases instead of dropping them at the end.
+    #[arg(long)]
+    pub(crate) keep: bool,
+}
+
+/// Why a benchmark failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BenchError {
+    /// `--database-url` is not a URL.
+    #[error("invalid database URL: {0}")]
+    Url(#[from] url::ParseError),
+    /// The node's settings could not be built.
+    #[error(transparent)]
+    Settings(#[from] kgnode::config::SettingsError),
+    /// The node did not start.
+    #[error("the node did not start: {0}")]
+    Startup(#[from] kgnode::startup::StartupError),
+    /// A diesel connection could not be opened.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    /// The node-wide token could not be created.
+    #[error("cannot create a token: {0}")]
+    Token(#[from] kgnode::auth::TokenError),
+    /// Migrating the COPY database failed.
+    #[error(transparent)]
+    Migration(#[from] kgnode::db::MigrationError),
+    /// A PostgreSQL statement failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// An HTTP request failed.
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The node answered with an unexpected status.
+    #[error("{request} answered {status}: {body}")]
+    Status {
+        /// Which request.
+        request: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The response body.
+        body: String,
+    },
+    /// The node's answer does not match the request.
+    #[error("batch {batch}: sent {sent} artifacts, the node answered with {received}")]
+    BatchMismatch {
+        /// Which batch, from 0.
+        batch: usize,
+        /// Artifacts sent.
+        sent: usize,
+        /// Ids received.
+        received: usize,
+    },
+    /// The two loads stored different numbers of rows.
+    #[error("the HTTP and COPY databases hold different row counts: {http} vs {copy}")]
+    RowCounts {
+        /// Counts in the HTTP database.
+        http: RowCounts,
+        /// Counts in the COPY database.
+        copy: RowCounts,
+    },
+    /// The generator rejected its configuration or could not build a request.
+    #[error(transparent)]
+    Synthetic(#[from] SyntheticError),
+    /// The progress bar template is invalid.
+    #[error("progress bar: {0}")]
+    Progress(#[from] indicatif::style::TemplateError),
+    /// `search` needs at least one artifact.
+    #[error("the search benchmark needs at least one artifact")]
+    NoArtifacts,
+    /// `graph` needs at least two artifacts (a path has two ends).
+    #[error("the graph benchmark needs at least 2 artifacts, not {0}")]
+    TooFewArtifacts(usize),
+    /// Every word of the vocabulary is a PostgreSQL stop word: no query term to pick.
+    #[error("no query term: every word of the vocabulary is a PostgreSQL stop word")]
+    NoQueryTerms,
+    /// The node's search index stopped growing before holding every artifact.
+    #[error(
+        "the search index stopped growing at {indexed} of {expected} documents \
+         (nothing new for {waited:?})"
+    )]
+    IndexBuildStalled {
+        /// Documents a blank search counted last.
+        indexed: u64,
+        /// Artifacts loaded.
+        expected: u64,
+        /// How long it had not grown.
+        waited: Duration,
+    },
+    /// A created artifact did not become searchable in time.
+    #[error("write {write}: artifact {id} was not searchable after {waited:?}")]
+    NotSearchable {
+        /// Which write, from 0.
+        write: usize,
+        /// The artifact created.
+        id: Uuid,
+        /// How long it was polled for.
+        waited: Duration,
+    },
+    /// The node did not become ready (or its search index did not fill) in time.
+    #[error("the node was not ready after {0:?}")]
+    NotReady(Duration),
+    /// The graph crate refused a computation.
+    #[error("graph: {0}")]
+    Graph(#[from] kg_graph::Error),
+    /// A local file operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The report could not be serialized.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Where the throwaway databases live.
+pub(crate) struct Server {
+    pub(crate) url: Url,
+}
+
+impl Server {
+    pub(crate) fn new(raw: &str) -> Result<Self, BenchError> {
+        Ok(Self {
+            url: Url::parse(raw)?,
+        })
+    }
+
+    /// The URL of database `name` on this server.
+    pub(crate) fn database_url(&self, name: &str) -> String {
+        let mut url = self.url.clone();
+        url.set_path(&format!("/{name}"));
+        url.to_string()
+    }
+
+    /// A connection to database `name`, its driver task spawned.
+    pub(crate) async fn connect(&self, name: &str) -> Result<Client, BenchError> {
+        let (client, connection) = tokio_postgres::connect(&self.database_url(name), NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                eprintln!("kgnode-bench: PostgreSQL connection closed: {error}");
+            }
+        });
+        Ok(client)
+    }
+
+    pub(crate) async fn create_database(&self, name: &str) -> Result<(), BenchError> {
+        let admin = self.connect("postgres").await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_identifier(name)))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn drop_database(&self, name: &str) -> Result<(), BenchError> {
+        let admin = self.connect("postgres").await?;
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_identifier(name)
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub(crate) fn progress(label: &'static str, total: usize) -> Result<ProgressBar, BenchError> {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{prefix:>4} [{elapsed_precise}] {wide_bar} {pos}/{len} artifacts ({per_sec}, eta {eta})",
+    )?);
+    bar.set_prefix(label);
+    Ok(bar)
+}
+
+/// An artifact's id in an answer of the node.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreatedArtifact {
+    pub(crate) id: Uuid,
+}
+
+/// A node serving in this process on a free port of 127.0.0.1.
+pub(crate) struct RunningNode {
+    /// `http://127.0.0.1:{port}/api/v1`.
+    pub(crate) base: String,
+    pub(crate) handle: ServerHandle,
+    pub(crate) task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub(crate) data_dir: PathBuf,
+}
+
+impl RunningNode {
+    /// Starts a node on the database at `database_url` with its state in `data_dir`, from the
+    /// default settings (logging at `warn`) changed by `tune`.
+    pub(crate) async fn start(
+        database_url: &str,
+        data_dir: PathBuf,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Result<Self, BenchError> {
+        let mut settings = Settings::defaults()?;
+        settings.database.url = SecretString::from(database_url.to_owned());
+        settings.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.node.data_dir = data_dir.clone();
+        settings.log.filter = "warn".into();
+        tune(&mut settings);
+        kgnode::telemetry::init(&settings.log, std::io::stderr);
+        let app = Application::build(settings).await?;
+        let base = format!("http://127.0.0.1:{}/api/v1", app.port());
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Ok(Self {
+            base,
+            handle,
+            task,
+            data_dir,
+        })
+    }
+
+    /// Stops the server, waits for its followers, and returns the data directory.
+    pub(crate) async fn stop(self) -> PathBuf {
+        self.handle.stop(true).await;
+        if let Ok(Err(error)) = self.task.await {
+            eprintln!("kgnode-bench: the node stopped with an error: {error}");
+        }
+        self.data_dir
+    }
+}
+
+pub(crate) fn remove_dir(dir: PathBuf) {
+    if let Err(error) = std::fs::remove_dir_all(&dir) {
+        eprintln!("kgnode-bench: could not remove {}: {error}", dir.display());
+    }
+}
+
+/// Creates a node-wide token directly in the database at `database_url`.
+pub(crate) async fn node_token(database_url: &str) -> Result<String, BenchError> {
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    let (_, token) = kgnode::auth::create_token(&mut conn, None, "kgnode-bench").await?;
+    Ok(token)
+}
+
+pub(crate) async fn expect_status(
+    response: reqwest::Response,
+    status: u16,
+    request: &'static str,
+) -> Result<reqwest::Response, BenchError> {
+    if response.status().as_u16() == status {
+        return Ok(response);
+    }
+    let actual = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    Err(BenchError::Status {
+        request,
+        status: actual,
+        body,
+    })
+}
+
+/// Time and rates of one load.
+#[derive(Debug, Serialize)]
+pub(crate) struct Phase {
+    pub(crate) seconds: f64,
+    pub(crate) artifacts_per_second: f64,
+    pub(crate) relationships_per_second: f64,
+}
+
+impl Phase {
+    pub(crate) fn new(elapsed: Duration, artifacts: usize, relationships: u64) -> Self {
+        let seconds = elapsed.as_secs_f64();
+        let rate = |count: f64| if seconds > 0.0 { count / seconds } else { 0.0 };
+        Self {
+            seconds,
+            artifacts_per_second: rate(artifacts as f64),
+            relationships_per_second: rate(relationships as f64),
+        }
+    }
+}
+
+/// Parses a count of at least 1.
+pub(crate) fn parse_positive(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err("use a whole number of at least 1".to_owned()),
+    }
+}
+
+/// The load average (1, 5 and 15 minutes), as `/proc/loadavg` shows it.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// `a / b`, or 0 when `b` is 0.
+pub(crate) fn quotient(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// Latency percentiles of a run, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct Latency {
+    pub(crate) samples: usize,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) mean_ms: f64,
+    pub(crate) max_ms: f64,
+}
+
+impl Latency {
+    pub(crate) fn of(samples: &[Duration]) -> Self {
+        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        Self {
+            samples: ms.len(),
+            p50_ms: percentile(&ms, 0.50),
+            p99_ms: percentile(&ms, 0.99),
+            mean_ms: quotient(ms.iter().sum(), ms.len() as f64),
+            max_ms: ms.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// Nearest-rank percentile `p` (0 to 1) of sorted values; 0 when there are none.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len()) - 1)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The load average at one point of the run.
+#[derive(Debug, Serialize)]
+pub(crate) struct LoadAverage {
+    pub(crate) when: &'static str,
+    /// 1, 5 and 15 minutes.
+    pub(crate) value: String,
+}
+
+pub(crate) fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}

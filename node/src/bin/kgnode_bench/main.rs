@@ -1,0 +1,97 @@
+//! `kgnode-bench`: benchmarks of a kgnode against throwaway PostgreSQL databases.
+//!
+//! `kgnode-bench load --artifacts N` generates `N` synthetic artifacts (see
+//! [`kgnode::synthetic`]) and loads them twice, each time into a fresh, migrated database: once
+//! through the HTTP batch endpoint of an in-process node, once with `COPY … FROM STDIN` straight
+//! into the tables. It reports both rates and their ratio, then drops both databases (unless
+//! `--keep`).
+//!
+//! ```text
+//! kgnode-bench load --artifacts 100000 --seed 42 --batch-size 1000 [--json] [--keep]
+//! ```
+//!
+//! `kgnode-bench search --artifacts N` compares the node's full-text search (tantivy, through
+//! `GET /api/v1/search`) with PostgreSQL full-text search on the same data, in one run:
+//!
+//! 1. creates a throwaway database, migrates it and loads `N` synthetic artifacts with the COPY
+//!    loader of `load` (the change-log rows it writes are what a follower would have seen);
+//! 2. starts a node on it with a fresh data directory and times its search follower building the
+//!    index from PostgreSQL, until a blank search counts `N` documents;
+//! 3. adds a PostgreSQL baseline to that database only: a stored generated `tsvector` column
+//!    (title weight A, body weight B), a GIN index on it and a b-tree index on `kind`;
+//! 4. runs the same query workload against both, sequentially and after a warm-up, and reports
+//!    latency percentiles per query type side by side, with a check that both sides count the
+//!    same matches;
+//! 5. times write-to-searchable: artifacts created one at a time over HTTP, each polled for in
+//!    the search endpoint every 5 ms until found;
+//! 6. prints the report and drops the database and the data directory (unless `--keep`).
+//!
+//! ```text
+//! kgnode-bench search --artifacts 100000 --seed 42 [--queries 1000] [--warmup 100]
+//!                     [--writes 200] [--typo-tolerance] [--explain] [--json] [--keep]
+//! ```
+//!
+//! `kgnode-bench graph --artifacts N --relationships-per-artifact 5` compares the node's
+//! in-memory graph (neighbourhoods and shortest paths through `GET /api/v1/graph/...`) with
+//! PostgreSQL recursive CTEs on the same data, in one run, and times the graph load at node
+//! start, its memory and PageRank over the whole graph (see the `graph` module):
+//!
+//! ```text
+//! kgnode-bench graph --artifacts 1000000 --relationships-per-artifact 5 [--queries 300]
+//!                    [--cte-queries 50] [--warmup 30] [--directions out,both]
+//!                    [--statement-timeout-ms 10000] [--explain] [--json] [--keep]
+//! ```
+//!
+//! Modules: `common` (options, errors, databases, the in-process node, percentiles), `copy`
+//! (the COPY loader), and one module per benchmark: `load`, `search`, `graph`.
+
+mod common;
+mod copy;
+mod graph;
+mod load;
+mod search;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use graph::{GraphArgs, graph_command};
+use load::{LoadArgs, load_command};
+use search::{SearchArgs, search_command};
+
+/// Benchmarks of a kgnode against throwaway databases.
+#[derive(Debug, Parser)]
+#[command(name = "kgnode-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load synthetic artifacts through the HTTP batch endpoint, then with COPY, and compare.
+    Load(LoadArgs),
+    /// Compare the node's search (tantivy, over HTTP) with PostgreSQL full-text search.
+    Search(SearchArgs),
+    /// Compare the node's in-memory graph (over HTTP) with PostgreSQL recursive CTEs, and time
+    /// its load and PageRank.
+    Graph(GraphArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Load(args) => load_command(args).await,
+        Command::Search(args) => search_command(args).await,
+        Command::Graph(args) => graph_command(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kgnode-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
