@@ -242,6 +242,8 @@ pub(crate) struct CreatedArtifact {
 pub(crate) struct RunningNode {
     /// `http://127.0.0.1:{port}/api/v1`.
     pub(crate) base: String,
+    /// `http://localhost:{port}`, its public URL (ActivityPub refuses IP-address hosts).
+    pub(crate) public_url: String,
     pub(crate) handle: ServerHandle,
     pub(crate) task: tokio::task::JoinHandle<std::io::Result<()>>,
     pub(crate) data_dir: PathBuf,
@@ -255,18 +257,22 @@ impl RunningNode {
         data_dir: PathBuf,
         tune: impl FnOnce(&mut Settings),
     ) -> Result<Self, BenchError> {
+        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let port = listener.local_addr()?.port();
         let mut settings = Settings::defaults()?;
         settings.database.url = SecretString::from(database_url.to_owned());
-        settings.http.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.http.bind = SocketAddr::from(([127, 0, 0, 1], port));
+        settings.node.public_url = Url::parse(&format!("http://localhost:{port}"))?;
         settings.node.data_dir = data_dir.clone();
         settings.log.filter = "warn".into();
         tune(&mut settings);
         kgnode::telemetry::init(&settings.log, std::io::stderr);
-        let app = Application::build(settings).await?;
+        let app = Application::build_on(settings, listener).await?;
         let base = format!("http://127.0.0.1:{}/api/v1", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
         Ok(Self {
+            public_url: format!("http://localhost:{port}"),
             base,
             handle,
             task,

@@ -184,14 +184,34 @@ pub(crate) async fn drive_http(
 ) -> Result<Pass, BenchError> {
     let token = node_token(database_url).await?;
     let client = reqwest::Client::new();
+    create_convergence(&client, &token, base).await?;
+    post_batches(config, batch_size, &client, &token, base).await
+}
+
+/// Creates the public convergence every benchmark loads into.
+pub(crate) async fn create_convergence(
+    client: &reqwest::Client,
+    token: &str,
+    base: &str,
+) -> Result<(), BenchError> {
     let response = client
         .post(format!("{base}/convergences"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({"slug": SLUG, "name": "Benchmark", "visibility": "public"}))
         .send()
         .await?;
     expect_status(response, 201, "POST /convergences").await?;
+    Ok(())
+}
 
+/// Posts every generated artifact (and its relationships) through the batch endpoint.
+pub(crate) async fn post_batches(
+    config: &GeneratorConfig,
+    batch_size: usize,
+    client: &reqwest::Client,
+    token: &str,
+    base: &str,
+) -> Result<Pass, BenchError> {
     let batch_url = format!("{base}/convergences/{SLUG}/batch");
     let mut generator = Generator::new(config.clone())?;
     let mut ids: Vec<Uuid> = Vec::with_capacity(config.artifacts);
@@ -206,7 +226,7 @@ pub(crate) async fn drive_http(
         let body = batch_request(&batch, |index| ids.get(index).copied())?;
         let response = client
             .post(&batch_url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await?;

@@ -42,11 +42,20 @@
 //!                    [--statement-timeout-ms 10000] [--explain] [--json] [--keep]
 //! ```
 //!
+//! `kgnode-bench federation --artifacts N --followers 1,3` creates `N` artifacts (with their
+//! relationships) through the batch endpoint of an origin node followed by 1, then 3, follower
+//! nodes in this process, and times delivery until every follower holds everything:
+//!
+//! ```text
+//! kgnode-bench federation --artifacts 10000 --followers 1,3 [--json] [--keep]
+//! ```
+//!
 //! Modules: `common` (options, errors, databases, the in-process node, percentiles), `copy`
-//! (the COPY loader), and one module per benchmark: `load`, `search`, `graph`.
+//! (the COPY loader), and one module per benchmark: `load`, `search`, `graph`, `federation`.
 
 mod common;
 mod copy;
+mod federation;
 mod graph;
 mod load;
 mod search;
@@ -55,6 +64,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use federation::{FederationArgs, federation_command};
 use graph::{GraphArgs, graph_command};
 use load::{LoadArgs, load_command};
 use search::{SearchArgs, search_command};
@@ -77,6 +87,8 @@ enum Command {
     /// Compare the node's in-memory graph (over HTTP) with PostgreSQL recursive CTEs, and time
     /// its load and PageRank.
     Graph(GraphArgs),
+    /// Deliver artifacts and relationships from one node to 1 and to N followers on loopback.
+    Federation(FederationArgs),
 }
 
 #[tokio::main]
@@ -86,6 +98,7 @@ async fn main() -> ExitCode {
         Command::Load(args) => load_command(args).await,
         Command::Search(args) => search_command(args).await,
         Command::Graph(args) => graph_command(args).await,
+        Command::Federation(args) => federation_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
