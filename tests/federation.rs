@@ -738,3 +738,62 @@ async fn a_standard_json_ld_processor_expands_our_objects_without_losing_terms()
     );
     assert_eq!(relationship[kg("weight")][0]["@value"], 0.5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_instances_are_neither_fetched_nor_heard() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let origin_host = format!("localhost:{}", origin.port());
+    let target = json!({"target": format!("{}/c/ideas", origin.base)});
+
+    let blocked = follower
+        .post(
+            "/api/v1/admin/blocks",
+            json!({"host": origin.base, "reason": "test"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(blocked.body["host"], origin_host);
+    follower
+        .post("/api/v1/admin/blocks", json!({"host": "not a host/x"}))
+        .await
+        .expect(422);
+    follower
+        .post("/api/v1/admin/follows", target.clone())
+        .await
+        .expect(422);
+
+    follower
+        .delete(&format!("/api/v1/admin/blocks/{origin_host}"))
+        .await
+        .expect(204);
+    let mirror = follow(&origin, &follower, "ideas").await;
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Heard"}))
+        .await;
+    wait_for_titles(&follower, &mirror, &["Heard"]).await;
+
+    // Blocked again: what the origin sends is refused (and not retried forever).
+    follower
+        .post("/api/v1/admin/blocks", json!({"host": origin_host}))
+        .await
+        .expect(201);
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Unheard"}))
+        .await;
+    eventually("the origin to give up on the refused activity", || async {
+        let queue = origin
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        (queue.body["total_backlog"] == 0).then_some(())
+    })
+    .await;
+    assert_eq!(titles(&follower, &mirror).await, ["Heard"]);
+    let overview = follower
+        .get_as("/api/v1/admin/federation", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(overview.body["blocked"][0]["host"], origin_host);
+}

@@ -104,11 +104,7 @@ async fn start_member(server: &Server, name: String) -> Result<Member, BenchErro
     })
 }
 
-async fn run(
-    args: &FederationArgs,
-    server: &Server,
-    followers: usize,
-) -> Result<Run, BenchError> {
+async fn run(args: &FederationArgs, server: &Server, followers: usize) -> Result<Run, BenchError> {
     let id = Uuid::new_v4().simple().to_string();
     let origin = start_member(server, format!("kgbench_{id}_origin")).await?;
     let mut members = Vec::new();
