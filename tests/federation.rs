@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::cli::run_kgnode;
 use crate::fake_mastodon::FakeMastodon;
 use crate::harness::{As, TestNode, eventually, spawn_node};
 
@@ -796,4 +797,47 @@ async fn blocked_instances_are_neither_fetched_nor_heard() {
         .await
         .expect(200);
     assert_eq!(overview.body["blocked"][0]["host"], origin_host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_command_queues_a_follow_that_the_running_node_delivers() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let config = std::env::temp_dir().join(format!("kgnode-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&config, "[federation]\nallow_local_network = true\n").expect("config");
+    let config_path = config.display().to_string();
+    let target = format!("{}/c/ideas", origin.base);
+    let args = [
+        "--config",
+        config_path.as_str(),
+        "--public-url",
+        follower.base.as_str(),
+        "follow",
+        target.as_str(),
+    ];
+    let first = run_kgnode(&follower.database, &follower.data_dir, &args)
+        .await
+        .expect("follow");
+    assert!(first.starts_with("now following"), "{first}");
+    eventually("the running node to deliver the Follow", || async {
+        let follows = follower
+            .get_as("/api/v1/admin/follows", As::Admin)
+            .await
+            .expect(200);
+        (follows.body[0]["state"] == "accepted").then_some(())
+    })
+    .await;
+    let again = run_kgnode(&follower.database, &follower.data_dir, &args)
+        .await
+        .expect("follow");
+    assert!(again.starts_with("already following"), "{again}");
+    let refused = run_kgnode(
+        &follower.database,
+        &follower.data_dir,
+        &["--config", config_path.as_str(), "follow", "not-a-target"],
+    )
+    .await;
+    assert!(refused.is_err());
+    let _ = std::fs::remove_file(config);
 }
