@@ -289,13 +289,20 @@ impl InboxWorker {
             if pending.is_empty() {
                 return self.release().await;
             }
+            // The mark moves once per batch: after a crash, at most one batch is sent again,
+            // and receivers ignore activities they have already applied.
+            let before = mark;
             for activity in pending {
                 if let Err(error) = send(&data, &mut actors, &inbox_url, &activity).await {
-                    return self.failed(&error.to_string()).await;
+                    let progressed = mark > before;
+                    if progressed {
+                        self.delivered(mark).await?;
+                    }
+                    return self.failed(&error.to_string(), progressed).await;
                 }
                 mark = activity.id;
-                self.delivered(mark).await?;
             }
+            self.delivered(mark).await?;
         }
     }
 
@@ -324,13 +331,18 @@ impl InboxWorker {
         Ok(())
     }
 
-    async fn failed(&self, error: &str) -> Result<(), FederationError> {
+    /// Records a failure; the count restarts when this drain delivered something first.
+    async fn failed(&self, error: &str, progressed: bool) -> Result<(), FederationError> {
         let settings = &self.config.settings;
         let backoff = Backoff {
             base: Duration::from_millis(settings.retry_base_ms),
             cap: Duration::from_secs(settings.retry_max_secs),
         };
-        let failures = self.claimed.failures.saturating_add(1);
+        let failures = if progressed {
+            1
+        } else {
+            self.claimed.failures.saturating_add(1)
+        };
         let delay = backoff.delay(u32::try_from(failures).unwrap_or(u32::MAX));
         tracing::warn!(inbox = %self.claimed.inbox, failures, retry_in = ?delay, %error, "delivery failed");
         let mut conn = self.config.pool.get().await?;
