@@ -155,6 +155,7 @@ fn serve(
     let index = web::Data::new(index);
     let store = web::Data::from(store);
     let node = web::Data::new(node);
+    let slugs = web::Data::new(api::SlugCache::default());
     let http = settings.http.clone();
     let max_inbox_bytes = settings.federation.max_inbox_bytes;
     let federation = federation.map(web::Data::new);
@@ -182,6 +183,7 @@ fn serve(
             .wrap(TracingLogger::default())
             .app_data(pool.clone())
             .app_data(node.clone())
+            .app_data(slugs.clone())
             .app_data(index.clone())
             .app_data(store.clone())
             .configure(move |cfg| {

@@ -3,11 +3,9 @@
 //! Every endpoint sees only the artifacts the caller may read (private convergences need a token
 //! for them), and relationships only when both their ends are visible.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use kg_graph::{
     Access, DegreeOrder, Direction, EdgeView, ExportFormat, GraphStore, NeighborhoodQuery,
     NodeView, PageRankParams, PathQuery, RelationshipKind, RelationshipKindSet,
@@ -16,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::state::SlugCache;
 use crate::auth::{Caller, Grant};
 use crate::db::DbPool;
-use crate::db::schema::convergences;
 use crate::error::{Error, ErrorBody, Result};
 use crate::service::convergences as convergence_service;
 
@@ -97,25 +95,6 @@ async fn convergence_id(
             .await?
             .id,
     ))
-}
-
-/// Slugs of the given convergences.
-async fn slugs(
-    pool: &DbPool,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>> {
-    let ids: Vec<Uuid> = ids
-        .into_iter()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut conn = pool.get().await?;
-    let rows: Vec<(Uuid, String)> = convergences::table
-        .filter(convergences::id.eq_any(&ids))
-        .select((convergences::id, convergences::slug))
-        .load(&mut conn)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// An artifact in a graph result.
@@ -204,6 +183,7 @@ pub struct NeighborhoodResponse {
     responses((status = 200, body = NeighborhoodResponse), (status = 404, body = ErrorBody)))]
 pub async fn neighborhood(
     pool: web::Data<DbPool>,
+    cache: web::Data<SlugCache>,
     graph: web::Data<GraphStore>,
     caller: Caller,
     id: web::Path<Uuid>,
@@ -234,7 +214,9 @@ pub async fn neighborhood(
     let found = graph
         .neighborhood(&viewer.access(), &query)
         .map_err(graph_error)?;
-    let slugs = slugs(&pool, found.nodes.iter().map(|n| n.node.convergence)).await?;
+    let slugs = cache
+        .slugs(&pool, found.nodes.iter().map(|n| n.node.convergence))
+        .await?;
     Ok(web::Json(NeighborhoodResponse {
         nodes: found
             .nodes
@@ -280,6 +262,7 @@ pub struct PathResponse {
         (status = 404, description = "Unknown artifact, or no path", body = ErrorBody)))]
 pub async fn shortest_path(
     pool: web::Data<DbPool>,
+    cache: web::Data<SlugCache>,
     graph: web::Data<GraphStore>,
     caller: Caller,
     params: web::Query<PathParams>,
@@ -295,7 +278,9 @@ pub async fn shortest_path(
         .shortest_path(&viewer.access(), &query)
         .map_err(graph_error)?
         .ok_or_else(|| Error::not_found("path", format!("from {} to {}", query.from, query.to)))?;
-    let slugs = slugs(&pool, path.nodes.iter().map(|n| n.convergence)).await?;
+    let slugs = cache
+        .slugs(&pool, path.nodes.iter().map(|n| n.convergence))
+        .await?;
     Ok(web::Json(PathResponse {
         hops: path.hops,
         cost: path.cost,

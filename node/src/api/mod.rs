@@ -27,7 +27,7 @@ pub use fallback::{json_error_fallback, route_not_found};
 pub use json::BodyLimit;
 pub use openapi::ApiDoc;
 pub use pagination::{MAX_LIMIT, Page};
-pub use state::NodeInfo;
+pub use state::{NodeInfo, SlugCache};
 
 /// A resource whose unmatched methods answer 405 with `Allow: allowed`.
 fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
