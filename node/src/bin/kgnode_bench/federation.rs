@@ -70,7 +70,12 @@ pub(crate) async fn federation_command(args: FederationArgs) -> Result<(), Bench
     let mut runs = Vec::new();
     for &followers in &args.followers {
         eprintln!("federation: 1 origin, {followers} follower(s)");
-        runs.push(run(&args, &server, followers).await?);
+        let done = run(&args, &server, followers).await?;
+        eprintln!(
+            "federation: {followers} follower(s): all hold everything after {:.1} s, {:.0} activities/s",
+            done.all_seconds, done.activities_per_second
+        );
+        runs.push(done);
     }
     let report = Report { runs };
     if args.json {
