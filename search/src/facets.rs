@@ -11,19 +11,25 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
+use tantivy::query::doc_predicate_query::SegmentDocPredicate;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::columns::{ColumnCache, FacetOrdinals, SegmentColumns};
+use crate::filter::{FastFieldFilter, SegmentFilter};
 use crate::search::FacetCount;
 
 /// Counts matching documents, by kind and by dimension.
 pub(crate) struct FacetCollector<'a> {
     columns: &'a Arc<ColumnCache>,
+    /// Access and kinds, when the query does not check them: matches that fail are not
+    /// counted. (Checking them here lets tantivy stream the query's matches in blocks instead
+    /// of intersecting them with a predicate, document by document.)
+    filter: Option<&'a FastFieldFilter>,
 }
 
 impl<'a> FacetCollector<'a> {
-    pub fn new(columns: &'a Arc<ColumnCache>) -> Self {
-        Self { columns }
+    pub fn new(columns: &'a Arc<ColumnCache>, filter: Option<&'a FastFieldFilter>) -> Self {
+        Self { columns, filter }
     }
 }
 
@@ -41,6 +47,8 @@ pub(crate) struct FacetTally {
 /// Per-segment counting.
 pub(crate) struct FacetSegmentCollector {
     columns: Arc<SegmentColumns>,
+    /// `Some(None)`: no document of the segment passes the filter.
+    filter: Option<Option<SegmentFilter>>,
     matched: u64,
     /// Count by kind ordinal.
     kind: Vec<u32>,
@@ -50,6 +58,16 @@ pub(crate) struct FacetSegmentCollector {
 
 impl FacetSegmentCollector {
     fn count(&mut self, doc: DocId) {
+        match &mut self.filter {
+            None => {}
+            Some(None) => return,
+            Some(Some(filter)) => {
+                if !filter.eval(doc) {
+                    return;
+                }
+            }
+        }
+        self.matched += 1;
         let ordinals: &FacetOrdinals = self.columns.facet_ordinals();
         let doc = doc as usize;
         let kind = ordinals
@@ -105,8 +123,13 @@ impl Collector for FacetCollector<'_> {
         let columns = self.columns.get(segment)?;
         let ordinals = columns.facet_ordinals();
         let (kind_terms, dimension_terms) = (ordinals.kind_terms, ordinals.dimension_terms);
+        let filter = self
+            .filter
+            .map(|filter| filter.for_segment(segment))
+            .transpose()?;
         Ok(FacetSegmentCollector {
             columns,
+            filter,
             matched: 0,
             kind: vec![0; kind_terms],
             dimension: vec![0; dimension_terms],
@@ -140,12 +163,10 @@ impl SegmentCollector for FacetSegmentCollector {
     type Fruit = io::Result<FacetTally>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.matched += 1;
         self.count(doc);
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
-        self.matched += docs.len() as u64;
         for doc in docs {
             self.count(*doc);
         }

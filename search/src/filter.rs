@@ -20,7 +20,7 @@ use tantivy::query::{AllScorer, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, SegmentReader, Term};
 
-use crate::columns::{ColumnCache, SegmentColumns};
+use crate::columns::{ColumnCache, NO_ORDINAL, SegmentColumns};
 use crate::schema::{self, Fields};
 use crate::search::{Access, SearchRequest};
 
@@ -172,18 +172,16 @@ pub(crate) struct SegmentFilter {
 
 impl SegmentDocPredicate for SegmentFilter {
     fn eval(&mut self, doc: DocId) -> bool {
+        // Kinds and the public flag come from plain arrays (warmed with the segment).
+        let dense = self.columns.facet_ordinals();
         if let Some(kinds) = &self.kinds {
-            let kind = self
-                .columns
-                .kind
-                .as_ref()
-                .and_then(|column| column.ords().first(doc));
-            if kind.is_none_or(|kind| kinds.binary_search(&kind).is_err()) {
+            let kind = dense.kind.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
+            if kind == NO_ORDINAL || kinds.binary_search(&u64::from(kind)).is_err() {
                 return false;
             }
         }
         if let Some(readable) = &self.readable
-            && self.columns.public.first(doc) != Some(true)
+            && dense.public.get(doc as usize) != Some(&true)
         {
             let convergence = self
                 .columns

@@ -210,7 +210,8 @@ pub(crate) fn execute(
         let page_query = filtered(&*parsed.query, filters.terms);
         let top_docs = searcher.search(&*page_query, &page.order_by(ranker))?;
         let tally = if request.facets {
-            searcher.search(&*query, &FacetCollector::new(context.columns))?
+            let facets = FacetCollector::new(context.columns, filters.fast.as_ref());
+            searcher.search(&*page_query, &facets)?
         } else {
             FacetTally {
                 matched: searcher.search(&*query, &Count)? as u64,
@@ -219,7 +220,7 @@ pub(crate) fn execute(
         };
         (top_docs, tally)
     } else {
-        let facets = FacetCollector::new(context.columns);
+        let facets = FacetCollector::new(context.columns, None);
         searcher.search(&*query, &(page.order_by(ranker), facets))?
     };
 
