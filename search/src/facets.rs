@@ -58,14 +58,13 @@ pub(crate) struct FacetSegmentCollector {
 
 impl FacetSegmentCollector {
     fn count(&mut self, doc: DocId) {
-        match &mut self.filter {
-            None => {}
-            Some(None) => return,
-            Some(Some(filter)) => {
-                if !filter.eval(doc) {
-                    return;
-                }
-            }
+        let passes = match &mut self.filter {
+            None => true,
+            Some(None) => false,
+            Some(Some(filter)) => filter.eval(doc),
+        };
+        if !passes {
+            return;
         }
         self.matched += 1;
         let ordinals: &FacetOrdinals = self.columns.facet_ordinals();
