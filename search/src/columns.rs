@@ -1,11 +1,11 @@
 //! Fast-field columns, opened once per segment and shared by every search.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use tantivy::columnar::{Column, ColumnValues, StrColumn};
 use tantivy::index::SegmentId;
-use tantivy::{Searcher, SegmentReader};
+use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 
 use crate::schema::{CONVERGENCE, DIMENSION, DIMENSION_KEY, ID_HI, ID_LO, KIND, PUBLIC};
 
@@ -25,12 +25,89 @@ pub(crate) struct SegmentColumns {
     pub kind: Option<StrColumn>,
     /// Dimension names.
     pub dimension: Option<StrColumn>,
+    /// Documents in the segment, deleted ones included.
+    max_doc: DocId,
+    /// Kind and dimension ordinals as plain arrays, built on first use (see
+    /// [`FacetOrdinals`]).
+    facet_ordinals: OnceLock<FacetOrdinals>,
+}
+
+/// The kind and dimension term ordinals (and the public flag) of every document of a segment,
+/// decoded once into plain arrays: counting facets over hundreds of thousands of matches then costs an array
+/// read and an increment per value, instead of a bit-unpacking column read (and, for the
+/// multi-valued dimensions, an offset lookup) per block of documents. About 4 bytes per
+/// document plus 4 per dimension tag: 16 MB for a million artifacts with three tags each.
+pub(crate) struct FacetOrdinals {
+    /// Kind ordinal by document; [`NO_ORDINAL`] when the document has none.
+    pub kind: Vec<u32>,
+    /// Number of kind terms in the segment's dictionary.
+    pub kind_terms: usize,
+    /// The dimension ordinals of document `d` are `dimension[dimension_start[d]..dimension_start[d + 1]]`.
+    pub dimension_start: Vec<u32>,
+    /// Dimension ordinals, document after document.
+    pub dimension: Vec<u32>,
+    /// Number of dimension terms in the segment's dictionary.
+    pub dimension_terms: usize,
+    /// Whether each document is public (access checks read it for every candidate).
+    pub public: Vec<bool>,
+}
+
+/// Marks a document without a value in [`FacetOrdinals::kind`].
+pub(crate) const NO_ORDINAL: u32 = u32::MAX;
+
+impl FacetOrdinals {
+    fn build(
+        max_doc: DocId,
+        kind: Option<&StrColumn>,
+        dimension: Option<&StrColumn>,
+        public: &Column<bool>,
+    ) -> Self {
+        let docs = max_doc as usize;
+        let kind_ordinals = match kind {
+            Some(column) => (0..max_doc)
+                .map(|doc| {
+                    column
+                        .ords()
+                        .first(doc)
+                        .and_then(|ordinal| u32::try_from(ordinal).ok())
+                        .unwrap_or(NO_ORDINAL)
+                })
+                .collect(),
+            None => vec![NO_ORDINAL; docs],
+        };
+        let mut dimension_start = Vec::with_capacity(docs + 1);
+        let mut dimension_ordinals = Vec::with_capacity(docs * 3);
+        dimension_start.push(0);
+        for doc in 0..max_doc {
+            if let Some(column) = dimension {
+                dimension_ordinals.extend(
+                    column
+                        .ords()
+                        .values_for_doc(doc)
+                        .filter_map(|ordinal| u32::try_from(ordinal).ok()),
+                );
+            }
+            // A segment holds at most 2^31 documents with a few tags each.
+            dimension_start.push(u32::try_from(dimension_ordinals.len()).unwrap_or(u32::MAX));
+        }
+        Self {
+            kind: kind_ordinals,
+            kind_terms: kind.map_or(0, |column| column.num_terms()),
+            dimension_start,
+            dimension: dimension_ordinals,
+            dimension_terms: dimension.map_or(0, |column| column.num_terms()),
+            public: (0..max_doc)
+                .map(|doc| public.first(doc) == Some(true))
+                .collect(),
+        }
+    }
 }
 
 impl SegmentColumns {
     fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
         let fast = segment.fast_fields();
         Ok(Self {
+            max_doc: segment.max_doc(),
             id_hi: fast.u64(ID_HI)?.first_or_default_col(0),
             id_lo: fast.u64(ID_LO)?.first_or_default_col(0),
             dimension_keys: fast.u64(DIMENSION_KEY)?,
@@ -38,6 +115,19 @@ impl SegmentColumns {
             convergence: fast.str(CONVERGENCE)?,
             kind: fast.str(KIND)?,
             dimension: fast.str(DIMENSION)?,
+            facet_ordinals: OnceLock::new(),
+        })
+    }
+
+    /// The segment's [`FacetOrdinals`], decoded on first use.
+    pub fn facet_ordinals(&self) -> &FacetOrdinals {
+        self.facet_ordinals.get_or_init(|| {
+            FacetOrdinals::build(
+                self.max_doc,
+                self.kind.as_ref(),
+                self.dimension.as_ref(),
+                &self.public,
+            )
         })
     }
 }
@@ -75,8 +165,28 @@ impl ColumnCache {
         }
     }
 
+    /// Opens the columns of every segment of `searcher` and decodes their facet ordinals, so
+    /// that the first search after a commit or a merge does not pay for it.
+    fn warm_segments(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        for segment in searcher.segment_readers() {
+            self.get(segment)?.facet_ordinals();
+        }
+        self.prune(searcher);
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
         // Entries are inserted whole, so the map is consistent even if a holder panicked.
         self.segments.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Registered with the index reader: runs on every reload (in the thread that commits), before
+/// the new searcher is published.
+impl Warmer for ColumnCache {
+    fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        self.warm_segments(searcher)
+    }
+
+    fn garbage_collect(&self, _live_generations: &[&SearcherGeneration]) {}
 }

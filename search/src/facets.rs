@@ -1,31 +1,35 @@
 //! Facet counts: matching documents by kind and by dimension, over every match.
 //!
-//! Counting goes by term ordinal in each segment's fast-field columns, in blocks of documents
-//! (one column read per block rather than per document); ordinals become names once per
-//! segment, in one pass over the column's dictionary.
+//! Counting reads each segment's kind and dimension term ordinals from plain arrays decoded
+//! once per segment ([`FacetOrdinals`]) into dense per-ordinal counters; ordinals become names
+//! once per segment, in one pass over the column's dictionary. The collector needs no scores,
+//! so tantivy hands it the matches in blocks without computing BM25.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{RowId, StrColumn};
+use tantivy::columnar::StrColumn;
+use tantivy::query::doc_predicate_query::SegmentDocPredicate;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::columns::ColumnCache;
+use crate::columns::{ColumnCache, FacetOrdinals, SegmentColumns};
+use crate::filter::{FastFieldFilter, SegmentFilter};
 use crate::search::FacetCount;
-
-/// Documents buffered before their values are read.
-const BLOCK: usize = 128;
 
 /// Counts matching documents, by kind and by dimension.
 pub(crate) struct FacetCollector<'a> {
     columns: &'a Arc<ColumnCache>,
+    /// Access and kinds, when the query does not check them: matches that fail are not
+    /// counted. (Checking them here lets tantivy stream the query's matches in blocks instead
+    /// of intersecting them with a predicate, document by document.)
+    filter: Option<&'a FastFieldFilter>,
 }
 
 impl<'a> FacetCollector<'a> {
-    pub fn new(columns: &'a Arc<ColumnCache>) -> Self {
-        Self { columns }
+    pub fn new(columns: &'a Arc<ColumnCache>, filter: Option<&'a FastFieldFilter>) -> Self {
+        Self { columns, filter }
     }
 }
 
@@ -40,81 +44,70 @@ pub(crate) struct FacetTally {
     pub dimension: HashMap<String, u64>,
 }
 
-/// Counts per term ordinal of one string column.
-struct OrdinalCounts {
-    column: StrColumn,
-    counts: Vec<u64>,
-}
-
-impl OrdinalCounts {
-    fn new(column: Option<&StrColumn>) -> Option<Self> {
-        column.map(|column| Self {
-            column: column.clone(),
-            counts: vec![0; column.num_terms()],
-        })
-    }
-
-    fn count(&mut self, docs: &[DocId], scratch: &mut Scratch) {
-        let ordinals = self.column.ords();
-        // `row_ids_for_docs` appends.
-        scratch.docs.clear();
-        scratch.rows.clear();
-        ordinals.row_ids_for_docs(docs, &mut scratch.docs, &mut scratch.rows);
-        scratch.values.clear();
-        scratch.values.resize(scratch.rows.len(), 0);
-        ordinals.values.get_vals(&scratch.rows, &mut scratch.values);
-        for ordinal in &scratch.values {
-            if let Some(count) = self.counts.get_mut(*ordinal as usize) {
-                *count += 1;
-            }
-        }
-    }
-
-    /// The counted values by name, resolved in one pass over the dictionary.
-    fn resolve(self) -> io::Result<HashMap<String, u64>> {
-        let (ordinals, counts): (Vec<u64>, Vec<u64>) = self
-            .counts
-            .into_iter()
-            .enumerate()
-            .filter(|(_, count)| *count > 0)
-            .map(|(ordinal, count)| (ordinal as u64, count))
-            .unzip();
-        let mut names = Vec::with_capacity(ordinals.len());
-        self.column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ordinals, |bytes| {
-                names.push(String::from_utf8_lossy(bytes).into_owned());
-            })?;
-        Ok(names.into_iter().zip(counts).collect())
-    }
-}
-
-#[derive(Default)]
-struct Scratch {
-    docs: Vec<DocId>,
-    rows: Vec<RowId>,
-    values: Vec<u64>,
-}
-
 /// Per-segment counting.
 pub(crate) struct FacetSegmentCollector {
+    columns: Arc<SegmentColumns>,
+    /// `Some(None)`: no document of the segment passes the filter.
+    filter: Option<Option<SegmentFilter>>,
     matched: u64,
-    block: Vec<DocId>,
-    kind: Option<OrdinalCounts>,
-    dimension: Option<OrdinalCounts>,
-    scratch: Scratch,
+    /// Count by kind ordinal.
+    kind: Vec<u32>,
+    /// Count by dimension ordinal.
+    dimension: Vec<u32>,
 }
 
 impl FacetSegmentCollector {
-    fn flush(&mut self) {
-        if self.block.is_empty() {
+    fn count(&mut self, doc: DocId) {
+        let passes = match &mut self.filter {
+            None => true,
+            Some(None) => false,
+            Some(Some(filter)) => filter.eval(doc),
+        };
+        if !passes {
             return;
         }
-        for counts in [&mut self.kind, &mut self.dimension].into_iter().flatten() {
-            counts.count(&self.block, &mut self.scratch);
+        self.matched += 1;
+        let ordinals: &FacetOrdinals = self.columns.facet_ordinals();
+        let doc = doc as usize;
+        let kind = ordinals
+            .kind
+            .get(doc)
+            .map_or(usize::MAX, |kind| *kind as usize);
+        if let Some(count) = self.kind.get_mut(kind) {
+            *count += 1;
         }
-        self.block.clear();
+        if let (Some(start), Some(end)) = (
+            ordinals.dimension_start.get(doc),
+            ordinals.dimension_start.get(doc + 1),
+        ) && let Some(values) = ordinals.dimension.get(*start as usize..*end as usize)
+        {
+            for ordinal in values {
+                if let Some(count) = self.dimension.get_mut(*ordinal as usize) {
+                    *count += 1;
+                }
+            }
+        }
     }
+}
+
+/// The counted values of `column` by name, resolved in one pass over its dictionary.
+fn resolve(column: Option<&StrColumn>, counts: &[u32]) -> io::Result<HashMap<String, u64>> {
+    let Some(column) = column else {
+        return Ok(HashMap::new());
+    };
+    let (ordinals, counts): (Vec<u64>, Vec<u64>) = counts
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(ordinal, count)| (ordinal as u64, u64::from(*count)))
+        .unzip();
+    let mut names = Vec::with_capacity(ordinals.len());
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(&ordinals, |bytes| {
+            names.push(String::from_utf8_lossy(bytes).into_owned());
+        })?;
+    Ok(names.into_iter().zip(counts).collect())
 }
 
 impl Collector for FacetCollector<'_> {
@@ -127,12 +120,18 @@ impl Collector for FacetCollector<'_> {
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegmentCollector> {
         let columns = self.columns.get(segment)?;
+        let ordinals = columns.facet_ordinals();
+        let (kind_terms, dimension_terms) = (ordinals.kind_terms, ordinals.dimension_terms);
+        let filter = self
+            .filter
+            .map(|filter| filter.for_segment(segment))
+            .transpose()?;
         Ok(FacetSegmentCollector {
+            columns,
+            filter,
             matched: 0,
-            block: Vec::with_capacity(BLOCK),
-            kind: OrdinalCounts::new(columns.kind.as_ref()),
-            dimension: OrdinalCounts::new(columns.dimension.as_ref()),
-            scratch: Scratch::default(),
+            kind: vec![0; kind_terms],
+            dimension: vec![0; dimension_terms],
         })
     }
 
@@ -163,27 +162,20 @@ impl SegmentCollector for FacetSegmentCollector {
     type Fruit = io::Result<FacetTally>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.matched += 1;
-        self.block.push(doc);
-        if self.block.len() == BLOCK {
-            self.flush();
+        self.count(doc);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for doc in docs {
+            self.count(*doc);
         }
     }
 
-    fn harvest(mut self) -> io::Result<FacetTally> {
-        self.flush();
+    fn harvest(self) -> io::Result<FacetTally> {
         Ok(FacetTally {
             matched: self.matched,
-            kind: self
-                .kind
-                .map(OrdinalCounts::resolve)
-                .transpose()?
-                .unwrap_or_default(),
-            dimension: self
-                .dimension
-                .map(OrdinalCounts::resolve)
-                .transpose()?
-                .unwrap_or_default(),
+            kind: resolve(self.columns.kind.as_ref(), &self.kind)?,
+            dimension: resolve(self.columns.dimension.as_ref(), &self.dimension)?,
         })
     }
 }

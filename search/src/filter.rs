@@ -20,46 +20,60 @@ use tantivy::query::{AllScorer, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, SegmentReader, Term};
 
-use crate::columns::{ColumnCache, SegmentColumns};
+use crate::columns::{ColumnCache, NO_ORDINAL, SegmentColumns};
 use crate::schema::{self, Fields};
 use crate::search::{Access, SearchRequest};
 
-/// The filter clauses of a request (each must match), empty when it has none.
-pub(crate) fn clauses(
-    fields: &Fields,
-    columns: &Arc<ColumnCache>,
-    request: &SearchRequest,
-) -> Vec<Box<dyn Query>> {
-    let mut clauses: Vec<Box<dyn Query>> = Vec::new();
-    let readable = match &request.access {
-        Access::All => None,
-        Access::PublicAnd(convergences) => Some(
-            convergences
-                .iter()
-                .map(|id| id.hyphenated().to_string())
-                .collect(),
-        ),
-    };
-    if readable.is_some() || !request.kinds.is_empty() {
-        clauses.push(Box::new(DocPredicateQuery::from(FastFieldFilter {
+/// The filters of a request, split by how they are best checked.
+pub(crate) struct Filters {
+    /// Access and kinds, read from fast fields; `None` when the request restricts neither.
+    pub fast: Option<FastFieldFilter>,
+    /// Convergence and dimensions, as term queries (each must match).
+    pub terms: Vec<Box<dyn Query>>,
+}
+
+impl Filters {
+    /// The filters of `request`.
+    pub fn of(fields: &Fields, columns: &Arc<ColumnCache>, request: &SearchRequest) -> Self {
+        let readable = match &request.access {
+            Access::All => None,
+            Access::PublicAnd(convergences) => Some(
+                convergences
+                    .iter()
+                    .map(|id| id.hyphenated().to_string())
+                    .collect(),
+            ),
+        };
+        let fast = (readable.is_some() || !request.kinds.is_empty()).then(|| FastFieldFilter {
             columns: Arc::clone(columns),
             readable,
             kinds: request.kinds.clone(),
-        })));
+        });
+        let mut terms = Vec::new();
+        if let Some(convergence) = request.convergence {
+            terms.push(term_query(schema::convergence_term(fields, convergence)));
+        }
+        let mut dimensions: Vec<&String> = request.dimensions.iter().collect();
+        dimensions.sort_unstable();
+        dimensions.dedup();
+        for dimension in dimensions {
+            terms.push(term_query(Term::from_field_text(
+                fields.dimension,
+                dimension,
+            )));
+        }
+        Self { fast, terms }
     }
-    if let Some(convergence) = request.convergence {
-        clauses.push(term_query(schema::convergence_term(fields, convergence)));
+
+    /// All the filter clauses (each must match), empty when there are none.
+    pub fn clauses(&self) -> Vec<Box<dyn Query>> {
+        let mut clauses: Vec<Box<dyn Query>> = Vec::with_capacity(self.terms.len() + 1);
+        if let Some(fast) = &self.fast {
+            clauses.push(Box::new(DocPredicateQuery::from(fast.clone())));
+        }
+        clauses.extend(self.terms.iter().map(|query| query.box_clone()));
+        clauses
     }
-    let mut dimensions: Vec<&String> = request.dimensions.iter().collect();
-    dimensions.sort_unstable();
-    dimensions.dedup();
-    for dimension in dimensions {
-        clauses.push(term_query(Term::from_field_text(
-            fields.dimension,
-            dimension,
-        )));
-    }
-    clauses
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {
@@ -67,7 +81,8 @@ fn term_query(term: Term) -> Box<dyn Query> {
 }
 
 /// Access and kinds, checked on fast fields.
-struct FastFieldFilter {
+#[derive(Clone)]
+pub(crate) struct FastFieldFilter {
     columns: Arc<ColumnCache>,
     /// `None`: everything is readable. Otherwise public documents and these convergences
     /// (hyphenated ids, as indexed).
@@ -82,6 +97,21 @@ impl std::fmt::Debug for FastFieldFilter {
             .field("readable", &self.readable)
             .field("kinds", &self.kinds)
             .finish_non_exhaustive()
+    }
+}
+
+impl FastFieldFilter {
+    /// The filter in one segment: `None` when no document of it can pass.
+    pub fn for_segment(&self, segment: &SegmentReader) -> tantivy::Result<Option<SegmentFilter>> {
+        match self.doc_predicate(segment)? {
+            ConstOrVariableSegmentPredicate::Const(true) => Ok(Some(SegmentFilter {
+                columns: self.columns.get(segment)?,
+                readable: None,
+                kinds: None,
+            })),
+            ConstOrVariableSegmentPredicate::Const(false) => Ok(None),
+            ConstOrVariableSegmentPredicate::Variable { predicate, .. } => Ok(Some(predicate)),
+        }
     }
 }
 
@@ -134,7 +164,7 @@ fn ordinals(column: Option<&StrColumn>, values: &[String]) -> io::Result<Vec<u64
 }
 
 /// [`FastFieldFilter`] in one segment, with values turned into the segment's term ordinals.
-struct SegmentFilter {
+pub(crate) struct SegmentFilter {
     columns: Arc<SegmentColumns>,
     readable: Option<Vec<u64>>,
     kinds: Option<Vec<u64>>,
@@ -142,18 +172,16 @@ struct SegmentFilter {
 
 impl SegmentDocPredicate for SegmentFilter {
     fn eval(&mut self, doc: DocId) -> bool {
+        // Kinds and the public flag come from plain arrays (warmed with the segment).
+        let dense = self.columns.facet_ordinals();
         if let Some(kinds) = &self.kinds {
-            let kind = self
-                .columns
-                .kind
-                .as_ref()
-                .and_then(|column| column.ords().first(doc));
-            if kind.is_none_or(|kind| kinds.binary_search(&kind).is_err()) {
+            let kind = dense.kind.get(doc as usize).copied().unwrap_or(NO_ORDINAL);
+            if kind == NO_ORDINAL || kinds.binary_search(&u64::from(kind)).is_err() {
                 return false;
             }
         }
         if let Some(readable) = &self.readable
-            && self.columns.public.first(doc) != Some(true)
+            && dense.public.get(doc as usize) != Some(&true)
         {
             let convergence = self
                 .columns

@@ -8,7 +8,7 @@ use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
 use tantivy::schema::{FieldType, IndexRecordOption, Schema};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, TantivyError};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, TantivyError, Warmer};
 use uuid::Uuid;
 
 use crate::columns::ColumnCache;
@@ -135,9 +135,13 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(&schema::analyzer_name(settings.language), analyzer.clone());
+        let columns: Arc<ColumnCache> = Arc::default();
+        // The reader keeps only a weak reference; `Inner` owns the cache.
+        let warmer: Arc<dyn Warmer> = columns.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()
             .map_err(|source| Error::Unreadable {
                 path: path.clone(),
@@ -151,7 +155,7 @@ impl SearchIndex {
                 fields,
                 analyzer,
                 settings,
-                columns: Arc::default(),
+                columns,
             }),
         })
     }

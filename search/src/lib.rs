@@ -87,7 +87,18 @@
 //! restrict the matches without adding to scores (only dimension weights scale them, above).
 //! Access and kinds are checked on fast fields for each candidate of the query, convergence and
 //! dimensions intersect as terms. Facets count kinds and dimensions over every matching
-//! document, not only the page.
+//! document, not only the page, exactly; a request may go without them
+//! ([`SearchRequest::facets`]).
+//!
+//! How a search runs: exact facets and the exact match count need every match, but the page
+//! does not. For a query of one word (and no convergence or dimension filter), or any query
+//! without facets, the page is found first with block-max WAND over the word's postings in
+//! title and body (blocks whose best possible score cannot enter the page are skipped), access
+//! and kinds checked on those candidates only; then the matches are counted, and facets
+//! tallied, in a second pass that computes no scores. Other queries (several words, phrases,
+//! filters by terms) visit every match anyway, so one scoring pass collects the page and the
+//! facets together. Facets are counted from kind and dimension ordinals decoded once per
+//! segment into plain arrays, when a reload publishes the segment (a tantivy warmer).
 //!
 //! ## Dimension weights
 //!

@@ -58,6 +58,8 @@ pub(crate) struct QueryBuilder<'a> {
     positive: usize,
     /// How many exclusions enclose the part being converted.
     negated: usize,
+    /// Words searched as plain terms (one token, no prefix, no typo variants).
+    plain_words: usize,
 }
 
 /// A parsed user query.
@@ -67,6 +69,10 @@ pub(crate) struct ParsedQuery {
     /// True when the query had no words or phrases (blank, `*`, or only exclusions) and so
     /// ranks every document equally.
     pub matches_all: bool,
+    /// The query is one word (no phrase, prefix or typo variants) searched in title and body:
+    /// a union of term queries, whose top hits tantivy finds with block-max WAND, skipping
+    /// blocks of documents that cannot make the page.
+    pub term_union: bool,
 }
 
 impl<'a> QueryBuilder<'a> {
@@ -85,6 +91,7 @@ impl<'a> QueryBuilder<'a> {
             typo_tolerance,
             clauses: 0,
             positive: 0,
+            plain_words: 0,
             negated: 0,
         }
     }
@@ -105,18 +112,29 @@ impl<'a> QueryBuilder<'a> {
             return Ok(ParsedQuery {
                 query: Box::new(AllQuery),
                 matches_all: true,
+                term_union: false,
             });
         }
         let ast = query_grammar::parse_query(text).map_err(|_| syntax_error(text))?;
+        let single_leaf = match &ast {
+            UserInputAst::Leaf(_) => true,
+            UserInputAst::Clause(children) => {
+                matches!(children.as_slice(), [(occur, UserInputAst::Leaf(_))]
+                    if *occur != Some(Occur::MustNot))
+            }
+            UserInputAst::Boost(..) => false,
+        };
         match self.convert(ast)? {
             Some(query) => Ok(ParsedQuery {
                 matches_all: self.positive == 0,
+                term_union: single_leaf && self.clauses == 1 && self.plain_words == 1,
                 query,
             }),
             // Only separators, or words the analyzer drops entirely.
             None => Ok(ParsedQuery {
                 query: Box::new(AllQuery),
                 matches_all: true,
+                term_union: false,
             }),
         }
     }
@@ -220,6 +238,9 @@ impl<'a> QueryBuilder<'a> {
             && tokens.len() == 1
             && literal.phrase.chars().count() >= FUZZY_MIN_CHARS
             && self.is_rare(targets, &tokens[0].1)?;
+        if tokens.len() == 1 && !literal.prefix && !fuzzy {
+            self.plain_words += 1;
+        }
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for &(field, boost) in targets {
             let terms: Vec<(usize, Term)> = tokens

@@ -4,17 +4,18 @@ use std::cmp::Reverse;
 use std::sync::Arc;
 
 use tantivy::collector::sort_key::{Comparator, NaturalComparator};
-use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query};
+use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer};
+use tantivy::query::doc_predicate_query::SegmentDocPredicate;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, Weight};
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocId, Score, Searcher, SegmentReader, TantivyDocument};
+use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument};
 use uuid::Uuid;
 
 use crate::columns::{ColumnCache, SegmentColumns};
 use crate::error::{Error, Result};
-use crate::facets::{FacetCollector, top_values};
-use crate::filter;
+use crate::facets::{FacetCollector, FacetTally, top_values};
+use crate::filter::{FastFieldFilter, Filters};
 use crate::query::QueryBuilder;
 use crate::schema::{self, Fields, KIND, dimension_hash, stored_text, weight_in_key};
 
@@ -74,6 +75,10 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Most values returned per facet, most frequent first.
     pub max_facet_values: usize,
+    /// Whether to count facets. They are exact when counted, which means reading every match;
+    /// without them the search only counts the matches (cheaply) and can skip documents that
+    /// cannot make the page, and [`SearchResults::facets`] is empty.
+    pub facets: bool,
 }
 
 impl SearchRequest {
@@ -88,6 +93,7 @@ impl SearchRequest {
             limit: DEFAULT_LIMIT,
             offset: 0,
             max_facet_values: DEFAULT_FACET_VALUES,
+            facets: true,
         }
     }
 }
@@ -100,7 +106,8 @@ pub struct SearchResults {
     /// How many documents match (query and filters), counted exactly on the index snapshot the
     /// search ran on.
     pub estimated_total: u64,
-    /// Counts over all matching documents, not only this page.
+    /// Counts over all matching documents, not only this page (empty when the request asked
+    /// for no facets).
     pub facets: Facets,
 }
 
@@ -175,20 +182,8 @@ pub(crate) fn execute(
         context.typo_tolerance,
     )
     .parse(&request.query)?;
-    let filters = filter::clauses(fields, context.columns, request);
-    let query: Box<dyn Query> = if filters.is_empty() {
-        parsed.query.box_clone()
-    } else {
-        // Filters match without scoring: each adds 0.
-        let mut clauses = vec![(Occur::Must, parsed.query.box_clone())];
-        clauses.extend(filters.into_iter().map(|filter| {
-            (
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(filter, 0.0)) as Box<dyn Query>,
-            )
-        }));
-        Box::new(BooleanQuery::new(clauses))
-    };
+    let filters = Filters::of(fields, context.columns, request);
+    let query = filtered(&*parsed.query, filters.clauses());
     let mut dimension_hashes: Vec<u64> = request
         .dimensions
         .iter()
@@ -197,16 +192,37 @@ pub(crate) fn execute(
     dimension_hashes.sort_unstable();
     dimension_hashes.dedup();
     context.columns.prune(searcher);
-    let ranker = Ranker {
+    let mut ranker = Ranker {
         columns: Arc::clone(context.columns),
         dimension_hashes: Arc::new(dimension_hashes),
         constant_score: parsed.matches_all,
+        post_filter: None,
     };
-    let top = TopDocs::with_limit(request.limit)
-        .and_offset(request.offset)
-        .order_by(ranker);
-    let facets = FacetCollector::new(context.columns);
-    let (top_docs, tally) = searcher.search(&*query, &(top, facets))?;
+    let page = TopDocs::with_limit(request.limit).and_offset(request.offset);
+    // Exact facets read every match. When the page itself needs no more than that (the query
+    // intersects, or matches phrases), one pass collects both. When block-max WAND could find
+    // the page while skipping most matches (one word, no term filters), or facets are not
+    // wanted, the page is found first, pruning, with access and kinds checked on the hits
+    // only, then the matches are counted (and facets tallied) without scoring.
+    let separate_passes = !request.facets || (parsed.term_union && filters.terms.is_empty());
+    let (top_docs, tally) = if separate_passes {
+        ranker.post_filter = filters.fast.clone();
+        let page_query = filtered(&*parsed.query, filters.terms);
+        let top_docs = searcher.search(&*page_query, &page.order_by(ranker))?;
+        let tally = if request.facets {
+            let facets = FacetCollector::new(context.columns, filters.fast.as_ref());
+            searcher.search(&*page_query, &facets)?
+        } else {
+            FacetTally {
+                matched: searcher.search(&*query, &Count)? as u64,
+                ..FacetTally::default()
+            }
+        };
+        (top_docs, tally)
+    } else {
+        let facets = FacetCollector::new(context.columns, None);
+        searcher.search(&*query, &(page.order_by(ranker), facets))?
+    };
 
     let snippets = if parsed.matches_all {
         None
@@ -256,6 +272,21 @@ pub(crate) fn execute(
             dimension: top_values(tally.dimension, request.max_facet_values),
         },
     })
+}
+
+/// `query` restricted by `filters` (which add nothing to the score).
+fn filtered(query: &dyn Query, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if filters.is_empty() {
+        return query.box_clone();
+    }
+    let mut clauses = vec![(Occur::Must, query.box_clone())];
+    clauses.extend(filters.into_iter().map(|filter| {
+        (
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(filter, 0.0)) as Box<dyn Query>,
+        )
+    }));
+    Box::new(BooleanQuery::new(clauses))
 }
 
 /// The snippet of a hit: highlighted body, else highlighted title, else the start of the body.
@@ -375,6 +406,8 @@ struct Ranker {
     /// The query has no words (blank, `*`, only exclusions): every match scores 1. (tantivy
     /// drops an all-documents clause from an intersection, score included.)
     constant_score: bool,
+    /// Access and kinds, when the query does not check them: hits that fail are skipped.
+    post_filter: Option<FastFieldFilter>,
 }
 
 struct SegmentRanker {
@@ -392,6 +425,47 @@ impl SortKeyComputer for Ranker {
 
     fn requires_scoring(&self) -> bool {
         true
+    }
+
+    /// The top `k` of one segment, letting the query skip what cannot enter them: tantivy's
+    /// default feeds every match to the sort key, which rules out block-max WAND.
+    fn collect_segment_top_k(
+        &self,
+        k: usize,
+        weight: &dyn Weight,
+        reader: &SegmentReader,
+        segment_ord: u32,
+    ) -> tantivy::Result<Vec<(RankKey, DocAddress)>> {
+        let mut filter = match &self.post_filter {
+            None => None,
+            Some(filter) => match filter.for_segment(reader)? {
+                Some(segment_filter) => Some(segment_filter),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut ranker = self.segment_sort_key_computer(reader)?;
+        // A raw score bounds the final one only when the final one is the raw one; equal
+        // scores must still come through (ties go to the lower id, not the first seen).
+        let prunes = !ranker.constant_score && !ranker.weighted;
+        let alive = reader.alive_bitset();
+        let mut top = TopNComputer::new_with_comparator(k, NaturalComparator);
+        let mut threshold = Score::MIN;
+        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+            let skip = alive.is_some_and(|alive| alive.is_deleted(doc))
+                || filter.as_mut().is_some_and(|filter| !filter.eval(doc));
+            if !skip {
+                ranker.compute_sort_key_and_collect(doc, score, &mut top);
+                if prunes && let Some(lowest) = &top.threshold {
+                    threshold = lowest.score.next_down();
+                }
+            }
+            threshold
+        })?;
+        Ok(top
+            .into_vec()
+            .into_iter()
+            .map(|hit| (hit.sort_key, DocAddress::new(segment_ord, hit.doc)))
+            .collect())
     }
 
     fn segment_sort_key_computer(

@@ -40,6 +40,9 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
     /// Hits to skip (offset + limit at most 10,000).
     pub offset: Option<usize>,
+    /// Count facets (default true; exact, over all matches). `false` leaves `facets` empty
+    /// and lets the search skip matches that cannot make the page: faster for common words.
+    pub facets: Option<bool>,
 }
 
 /// One hit.
@@ -75,7 +78,7 @@ pub struct SearchResponse {
     pub hits: Vec<SearchHitResponse>,
     /// How many artifacts match.
     pub estimated_total: u64,
-    /// Counts by kind and dimension over all matches.
+    /// Counts by kind and dimension over all matches (empty with `facets=false`).
     pub facets: SearchFacets,
     /// Time spent searching, in milliseconds.
     pub took_ms: f64,
@@ -151,6 +154,7 @@ pub async fn search(
         dimensions,
         limit,
         offset: query.offset.unwrap_or(0),
+        facets: query.facets.unwrap_or(true),
         ..SearchRequest::new(query.q, access(&caller))
     };
     let started = Instant::now();

@@ -5,6 +5,7 @@
 mod filters;
 mod open;
 mod pagination;
+mod pruning;
 mod query_language;
 mod ranking;
 mod writer;
