@@ -68,6 +68,19 @@ async fn copy(node: &TestNode, mirror: &str, title: &str) -> Option<Value> {
         .cloned()
 }
 
+/// The relationships of the node's artifact `id`, once there are any.
+async fn arrived_relationships(node: &TestNode, id: &str) -> Vec<Value> {
+    eventually("relationships to arrive", || async {
+        let reply = node
+            .get(&format!("/api/v1/artifacts/{id}/relationships"))
+            .await
+            .expect(200);
+        let items = reply.body["items"].as_array()?.clone();
+        (!items.is_empty()).then_some(items)
+    })
+    .await
+}
+
 async fn wait_for_titles(node: &TestNode, mirror: &str, expected: &[&str]) {
     let mut expected: Vec<String> = expected.iter().map(|t| (*t).to_owned()).collect();
     expected.sort();
@@ -129,15 +142,7 @@ async fn artifacts_and_relationships_flow_to_a_follower_and_stay_read_only() {
     assert_eq!(copy_of_solar["dimensions"]["energy"], 0.9);
     assert_eq!(copy_of_solar["author"], "Ada");
     let local_solar = copy_of_solar["id"].as_str().expect("id").to_owned();
-    let relationships = eventually("the relationship to arrive", || async {
-        let reply = follower
-            .get(&format!("/api/v1/artifacts/{local_solar}/relationships"))
-            .await
-            .expect(200);
-        let items = reply.body["items"].as_array()?.clone();
-        (!items.is_empty()).then_some(items)
-    })
-    .await;
+    let relationships = arrived_relationships(&follower, &local_solar).await;
     assert_eq!(relationships[0]["kind"], "answers");
 
     // Search and graph on the follower see the copies.
@@ -551,15 +556,7 @@ async fn three_nodes_fetch_unknown_relationship_ends_and_an_unfollow_stops_deliv
         wait_for_titles(follower, &mirror, &["Yields rise"]).await;
         let claim = copy(follower, &mirror, "Yields rise").await.expect("copy");
         let id = claim["id"].as_str().expect("id").to_owned();
-        let edges = eventually("the relationship with its fetched end", || async {
-            let reply = follower
-                .get(&format!("/api/v1/artifacts/{id}/relationships"))
-                .await
-                .expect(200);
-            let items = reply.body["items"].as_array()?.clone();
-            (!items.is_empty()).then_some(items)
-        })
-        .await;
+        let edges = arrived_relationships(follower, &id).await;
         assert_eq!(edges[0]["kind"], "depends_on");
         assert_eq!(titles(follower, &other_mirror).await, ["Field data"]);
     }

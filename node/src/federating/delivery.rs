@@ -35,8 +35,9 @@ use super::backfill;
 use super::error::FederationError;
 use super::urls::LocalUrls;
 
-/// A claimed inbox is left alone by other workers for this long without progress.
-const LEASE: Duration = Duration::from_secs(60);
+/// A claimed inbox is left alone by other workers for this long without progress (each batch
+/// renews it; a stopping node hands its leases back).
+const LEASE: Duration = Duration::from_secs(15);
 /// Activities read per query.
 const BATCH: i64 = 50;
 
@@ -218,7 +219,7 @@ impl FollowerJob for DeliveryJob {
                 tokio::spawn(worker.run());
             }
             if stopped.sleep(poll).await {
-                return Ok(());
+                return self.release_all(&context).await;
             }
         }
     }
@@ -227,6 +228,26 @@ impl FollowerJob for DeliveryJob {
 }
 
 impl DeliveryJob {
+    /// Hands back the leases of this node's workers, so that a restart resumes at once.
+    async fn release_all(&self, context: &FederationContext) -> Result<(), FederationError> {
+        let running: Vec<String> = self
+            .running
+            .lock()
+            .map(|running| running.iter().cloned().collect())
+            .unwrap_or_default();
+        if running.is_empty() {
+            return Ok(());
+        }
+        let mut conn = context.pool.get().await?;
+        diesel::update(
+            federation_deliveries::table.filter(federation_deliveries::inbox.eq_any(&running)),
+        )
+        .set(federation_deliveries::next_attempt_at.eq(Utc::now()))
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
+
     async fn claim(&self, context: &FederationContext) -> Result<Vec<Claimed>, FederationError> {
         let busy: Vec<String> = self
             .running
