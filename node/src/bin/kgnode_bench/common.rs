@@ -290,6 +290,40 @@ impl RunningNode {
     }
 }
 
+/// Drops a benchmark's database and removes its data directory, or says where they were kept.
+pub(crate) async fn clean_up(
+    server: &Server,
+    database: &str,
+    data_dir: &std::path::Path,
+    keep: bool,
+) -> Result<(), BenchError> {
+    if keep {
+        eprintln!(
+            "kept database {} and data directory {}",
+            server.database_url(database),
+            data_dir.display()
+        );
+        return Ok(());
+    }
+    if data_dir.exists() {
+        remove_dir(data_dir.to_path_buf());
+    }
+    server.drop_database(database).await
+}
+
+/// Prints a report, as JSON on stdout or as its table.
+pub(crate) fn print_report(
+    report: &(impl Serialize + std::fmt::Display),
+    json: bool,
+) -> Result<(), BenchError> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 pub(crate) fn remove_dir(dir: PathBuf) {
     if let Err(error) = std::fs::remove_dir_all(&dir) {
         eprintln!("kgnode-bench: could not remove {}: {error}", dir.display());

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, DatasetArgs, RunningNode, SLUG, Server, ServerArgs, expect_status, load_average,
-    node_token, quotient, remove_dir,
+    node_token, print_report, quotient, remove_dir,
 };
 use crate::load::{create_convergence, post_batches};
 
@@ -77,13 +77,7 @@ pub(crate) async fn federation_command(args: FederationArgs) -> Result<(), Bench
         );
         runs.push(done);
     }
-    let report = Report { runs };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(())
+    print_report(&Report { runs }, args.json)
 }
 
 /// A node of a run, with its database.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, CreatedArtifact, DatasetArgs, Phase, RunningNode, SLUG, Server, ServerArgs,
-    expect_status, node_token, progress, remove_dir,
+    expect_status, node_token, print_report, progress, remove_dir,
 };
 use crate::copy::{COPY_LOADS, Pass, load_with_copy, next_batch};
 
@@ -70,12 +70,7 @@ pub(crate) async fn load_command(args: LoadArgs) -> Result<(), BenchError> {
     let mut report = outcome?;
     cleanup?;
     report.databases_kept = args.server.keep;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(())
+    print_report(&report, args.json)
 }
 
 /// Names of the two throwaway databases.

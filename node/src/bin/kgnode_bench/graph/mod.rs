@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, Server, ServerArgs,
-    expect_status, load_average, parse_positive, quotient, remove_dir,
+    clean_up, expect_status, load_average, parse_positive, print_report, quotient,
 };
 use crate::copy::load_with_copy;
 use postgres::CteRunner;
@@ -132,28 +132,11 @@ pub(crate) async fn graph_command(args: GraphArgs) -> Result<(), BenchError> {
     let database = format!("kgbench_graph_{}", Uuid::new_v4().simple());
     let data_dir = std::env::temp_dir().join(&database);
     let outcome = graph_bench(&args, &config, &server, &database, &data_dir, &capture).await;
-    let cleanup = if args.server.keep {
-        eprintln!(
-            "kept database {} and data directory {}",
-            server.database_url(&database),
-            data_dir.display()
-        );
-        Ok(())
-    } else {
-        if data_dir.exists() {
-            remove_dir(data_dir.clone());
-        }
-        server.drop_database(&database).await
-    };
+    let cleanup = clean_up(&server, &database, &data_dir, args.server.keep).await;
     let mut report = outcome?;
     cleanup?;
     report.kept = args.server.keep;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(())
+    print_report(&report, args.json)
 }
 
 /// Log lines of the node, kept in memory; warnings and errors also go to stderr.

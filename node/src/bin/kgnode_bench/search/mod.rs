@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, CreatedArtifact, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, SLUG,
-    Server, ServerArgs, expect_status, load_average, node_token, parse_positive, percentile,
-    quotient, remove_dir,
+    Server, ServerArgs, clean_up, expect_status, load_average, node_token, parse_positive,
+    percentile, print_report, quotient,
 };
 use crate::copy::load_with_copy;
 use postgres::{PgSearcher, build_postgres_baseline, check_matches};
@@ -120,28 +120,11 @@ pub(crate) async fn search_command(args: SearchArgs) -> Result<(), BenchError> {
     let database = format!("kgbench_{}_search", Uuid::new_v4().simple());
     let data_dir = std::env::temp_dir().join(&database);
     let outcome = search_bench(&args, &config, &server, &database, &data_dir).await;
-    let cleanup = if args.server.keep {
-        eprintln!(
-            "kept database {} and data directory {}",
-            server.database_url(&database),
-            data_dir.display()
-        );
-        Ok(())
-    } else {
-        if data_dir.exists() {
-            remove_dir(data_dir.clone());
-        }
-        server.drop_database(&database).await
-    };
+    let cleanup = clean_up(&server, &database, &data_dir, args.server.keep).await;
     let mut report = outcome?;
     cleanup?;
     report.kept = args.server.keep;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(())
+    print_report(&report, args.json)
 }
 
 /// Number of segments of the tantivy index in `dir`, from its `meta.json` (0 if unreadable).
