@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use crate::db::schema::{artifact_relationships, artifacts, federation_backfills};
 use crate::db::{DbArtifact, DbConvergence, DbRelationship};
+use crate::service::artifacts::load_dimensions;
 
 use super::actors::federated_convergence;
 use super::delivery::Target;
 use super::error::FederationError;
-use super::objects::{artifact_object, relationship_object};
+use super::objects::{article, relationship_object};
 use super::outgoing::announce;
 use super::urls::LocalUrls;
 
@@ -86,18 +87,13 @@ pub async fn step(
                 .select(DbArtifact::as_select())
                 .load(conn)
                 .await?;
+            let mut tags =
+                load_dimensions(conn, &rows.iter().map(|row| row.id).collect::<Vec<_>>()).await?;
             for row in &rows {
-                let object = artifact_object(conn, urls, row, &convergence).await?;
-                let object = ContentObject::Artifact(Box::new(object));
-                announce(
-                    conn,
-                    urls,
-                    &convergence,
-                    ContentType::Create,
-                    object,
-                    target,
-                )
-                .await?;
+                let tags = tags.remove(&row.id).unwrap_or_default();
+                let object =
+                    ContentObject::Artifact(Box::new(article(urls, row, &convergence, tags)));
+                create(conn, urls, &convergence, object, target).await?;
             }
             diesel::update(key)
                 .set((
@@ -120,13 +116,11 @@ pub async fn step(
             .await?;
         for row in &rows {
             let object = relationship_object(conn, urls, row, &convergence).await?;
-            let object = ContentObject::Relationship(Box::new(object));
-            announce(
+            create(
                 conn,
                 urls,
                 &convergence,
-                ContentType::Create,
-                object,
+                ContentObject::Relationship(Box::new(object)),
                 target,
             )
             .await?;
@@ -142,6 +136,17 @@ pub async fn step(
         Ok(rows.len())
     })
     .await
+}
+
+/// Queues the `Create` of one existing object for the backfilled inbox.
+async fn create(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    convergence: &DbConvergence,
+    object: ContentObject,
+    target: Target<'_>,
+) -> Result<(), FederationError> {
+    announce(conn, urls, convergence, ContentType::Create, object, target).await
 }
 
 async fn federated_convergence_by_id(

@@ -39,19 +39,29 @@ pub fn artifact_url(urls: &LocalUrls, artifact: &DbArtifact) -> Result<Url, Fede
     }
 }
 
-/// A local artifact of a local convergence as an `Article`.
+/// A local artifact of a local convergence as an `Article` (its tags loaded here).
 pub async fn artifact_object(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     artifact: &DbArtifact,
     convergence: &DbConvergence,
 ) -> Result<ArtifactObject, FederationError> {
-    let group = urls.url(&LocalUrls::group_path(&convergence.slug));
     let tags = load_dimensions(conn, &[artifact.id])
         .await?
         .remove(&artifact.id)
         .unwrap_or_default();
-    Ok(ArtifactObject {
+    Ok(article(urls, artifact, convergence, tags))
+}
+
+/// A local artifact of a local convergence, with its tags, as an `Article`.
+pub fn article(
+    urls: &LocalUrls,
+    artifact: &DbArtifact,
+    convergence: &DbConvergence,
+    tags: Vec<(String, f64)>,
+) -> ArtifactObject {
+    let group = urls.url(&LocalUrls::group_path(&convergence.slug));
+    ArtifactObject {
         kind: ArticleType::Article,
         id: urls.artifact(artifact.id),
         name: artifact.title.clone(),
@@ -80,7 +90,7 @@ pub async fn artifact_object(
         audience: group,
         published: artifact.created_at,
         updated: Some(artifact.updated_at),
-    })
+    }
 }
 
 /// A relationship whose source is in the local convergence `convergence` as a `Relationship`.
