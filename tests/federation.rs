@@ -593,6 +593,39 @@ async fn three_nodes_fetch_unknown_relationship_ends_and_an_unfollow_stops_deliv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_convergence_updates_its_mirrors() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    origin
+        .patch(
+            "/api/v1/convergences/ideas",
+            json!({"name": "Ideas, renamed", "description": "Now with a description"}),
+        )
+        .await
+        .expect(200);
+    let renamed = eventually("the mirror to take the new name", || async {
+        let reply = follower
+            .get(&format!("/api/v1/convergences/{mirror}"))
+            .await
+            .expect(200);
+        (reply.body["name"] == "Ideas, renamed").then_some(reply.body)
+    })
+    .await;
+    assert_eq!(renamed["description"], "Now with a description");
+    assert_eq!(renamed["slug"], mirror);
+    // The mirror stays read-only: the rename came from the origin, not from a local user.
+    follower
+        .patch(
+            &format!("/api/v1/convergences/{mirror}"),
+            json!({"name": "Local edit"}),
+        )
+        .await
+        .expect(403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     let node = spawn_node().await;
     node.convergence("ideas", "public").await;
@@ -639,6 +672,22 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     assert_eq!(announce["object"]["type"], "Create");
     assert_eq!(announce["object"]["object"]["type"], "Article");
     assert_eq!(announce["object"]["object"]["name"], "Hello fediverse");
+
+    // A rename reaches Alice as the Group's Update of itself, as Mastodon sends profile updates.
+    node.patch("/api/v1/convergences/ideas", json!({"name": "Big ideas"}))
+        .await
+        .expect(200);
+    let update = eventually("the Group's Update to reach Alice", || async {
+        mastodon
+            .received()
+            .into_iter()
+            .find(|activity| activity["type"] == "Update")
+    })
+    .await;
+    assert_eq!(update["actor"], group);
+    assert_eq!(update["object"]["type"], "Group");
+    assert_eq!(update["object"]["name"], "Big ideas");
+    assert!(update["object"]["publicKey"]["publicKeyPem"].is_string());
 
     // An Undo ends the follow; replaying the old Follow afterwards changes nothing.
     let follow = json!({

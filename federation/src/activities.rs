@@ -3,10 +3,13 @@
 //! Following: `Follow` (a node's `Application` actor → a convergence's `Group`), answered by
 //! `Accept`; `Undo` of the `Follow` ends it. Content: the `Group` sends `Announce` wrapping a
 //! `Create`, `Update` or `Delete` of an artifact or relationship, as Lemmy communities do.
+//! An actor whose own document changed (a convergence renamed, a key replaced) sends `Update`
+//! of itself, as Mastodon does for profiles.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::actors::ActorDocument;
 use crate::objects::{ArtifactObject, RelationshipObject};
 
 /// `Follow` type tag.
@@ -35,6 +38,13 @@ pub enum UndoType {
 pub enum AnnounceType {
     /// `Announce`.
     Announce,
+}
+
+/// `Update` type tag, for an actor's update of its own document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpdateType {
+    /// `Update`.
+    Update,
 }
 
 /// `Tombstone` type tag.
@@ -199,6 +209,26 @@ pub struct Announce {
     pub cc: Vec<Url>,
 }
 
+/// An actor sending its own, changed document to those who follow it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateActor {
+    /// Always `Update`.
+    #[serde(rename = "type")]
+    pub kind: UpdateType,
+    /// The activity's URL.
+    pub id: Url,
+    /// The actor that changed.
+    pub actor: Url,
+    /// Its new document (its `id` is `actor`).
+    pub object: ActorDocument,
+    /// Addressing: the public collection.
+    #[serde(default)]
+    pub to: Vec<Url>,
+    /// Addressing: the actor's followers.
+    #[serde(default)]
+    pub cc: Vec<Url>,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -213,6 +243,24 @@ mod tests {
         };
         assert_eq!(follow.object.as_str(), "https://ds9.lemmy.ml/c/testcom");
         assert_eq!(undo.actor, follow.actor);
+    }
+
+    #[test]
+    fn reads_a_mastodon_profile_update() {
+        let person: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/mastodon_person.json")).unwrap();
+        let actor = person["id"].as_str().unwrap().to_owned();
+        let update: UpdateActor = serde_json::from_value(serde_json::json!({
+            "@context": ["https://www.w3.org/ns/activitystreams"],
+            "id": format!("{actor}#updates/1700000000"),
+            "type": "Update",
+            "actor": actor,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": person,
+        }))
+        .unwrap();
+        assert_eq!(update.object.id, update.actor);
+        assert!(!update.object.public_key.public_key_pem.is_empty());
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct FederationSettings {
     pub request_timeout_secs: u64,
     /// Largest accepted inbox body, in bytes.
     pub max_inbox_bytes: usize,
+    /// Deliveries to one inbox in flight at once. 1 delivers strictly in order; more start
+    /// them in order but lets them arrive out of order (receivers are order-independent for
+    /// content: versions, tombstones and fetched relationship ends decide).
+    pub deliveries_in_flight: usize,
 }
 
 /// Full-text index settings.
@@ -64,6 +68,9 @@ pub struct SearchSettings {
     pub typo_tolerance: bool,
     /// Most changes applied per index commit.
     pub batch_size: i64,
+    /// Least time between two index commits while changes keep coming, in milliseconds:
+    /// what arrives meanwhile joins the next commit (a lone write is committed at once).
+    pub commit_interval_ms: u64,
     /// Threads one search may use.
     pub threads: usize,
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 
 use super::change_log::{ChangeRecord, read_changes};
@@ -33,7 +33,7 @@ pub struct ChangeFeed {
 impl ChangeFeed {
     /// Opens a feed that yields changes with `seq > after`, at most `batch` at a time.
     pub async fn open(url: &str, after: i64, batch: i64) -> Result<Self, ConnectError> {
-        let mut conn = AsyncPgConnection::establish(url).await?;
+        let mut conn = super::pool::establish(url).await?;
         diesel::sql_query("LISTEN change_log")
             .execute(&mut conn)
             .await?;

@@ -14,4 +14,4 @@ pub use change_log::{
 };
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
-pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists};
+pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};

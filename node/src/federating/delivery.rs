@@ -3,9 +3,10 @@
 //! Activities are rows of `federation_activities`, for one inbox or for the followers of a
 //! convergence. Each receiving inbox has a row in `federation_deliveries` recording how far it
 //! has been served: a worker claims a due inbox (a lease, so that several node processes on one
-//! database never deliver twice at once), sends its pending activities in order, and moves the
-//! mark after each success. A failure backs off exponentially ([`kg_federation::backoff`])
-//! without ever giving up, and nothing is lost on restart: the queue is only PostgreSQL.
+//! database never deliver twice at once), sends its pending activities in order (one at a time,
+//! or `federation.deliveries_in_flight` overlapping), and moves the mark over the successes.
+//! A failure backs off exponentially ([`kg_federation::backoff`]) without ever giving up, and
+//! nothing is lost on restart: the queue is only PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use activitypub_federation::config::{Data, FederationConfig};
 use activitypub_federation::traits::Activity;
 use async_trait::async_trait;
 use chrono::Utc;
+use futures_util::StreamExt;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Interval, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -310,18 +312,32 @@ impl InboxWorker {
             if pending.is_empty() {
                 return self.release().await;
             }
-            // The mark moves once per batch: after a crash, at most one batch is sent again,
-            // and receivers ignore activities they have already applied.
+            for activity in &pending {
+                cache_actor(&data, &mut actors, &activity.actor_path).await?;
+            }
+            // Sends start in queue order, `in_flight` at a time; results are taken in the same
+            // order, so the mark only ever covers a contiguous run of successes. It moves once
+            // per batch: after a crash at most one batch is sent again, and receivers ignore
+            // activities they have already applied.
             let before = mark;
-            for activity in pending {
-                if let Err(error) = send(&data, &mut actors, &inbox_url, &activity).await {
-                    let progressed = mark > before;
-                    if progressed {
-                        self.delivered(mark).await?;
+            let in_flight = data.settings.deliveries_in_flight.max(1);
+            let sends: Vec<_> = pending
+                .iter()
+                .map(|activity| send(&data, &actors, &inbox_url, activity))
+                .collect();
+            let mut results = futures_util::stream::iter(sends).buffered(in_flight);
+            while let Some(result) = results.next().await {
+                match result {
+                    Ok(id) => mark = id,
+                    Err(error) => {
+                        drop(results);
+                        let progressed = mark > before;
+                        if progressed {
+                            self.delivered(mark).await?;
+                        }
+                        return self.failed(&error.to_string(), progressed).await;
                     }
-                    return self.failed(&error.to_string(), progressed).await;
                 }
-                mark = activity.id;
             }
             self.delivered(mark).await?;
         }
@@ -381,24 +397,32 @@ impl InboxWorker {
     }
 }
 
-/// Signs `activity` with its actor's key (actors cached in `actors` for one drain) and posts
-/// it to `inbox`. A refusal by the peer (4xx
-/// other than 408/429) counts as delivered: sending it again would not change the answer.
-async fn send(
+/// Loads the local actor at `path` into `actors` (cached for one drain; `None` once gone).
+async fn cache_actor(
     data: &Data<FederationContext>,
     actors: &mut HashMap<String, Option<ActorRecord>>,
+    path: &str,
+) -> Result<(), FederationError> {
+    if !actors.contains_key(path) {
+        let mut conn = data.pool.get().await?;
+        let actor = find_local_actor(&mut conn, &data.urls, &data.urls.url(path)).await?;
+        actors.insert(path.to_owned(), actor);
+    }
+    Ok(())
+}
+
+/// Signs `activity` with its actor's key (from `actors`) and posts it to `inbox`; returns its
+/// queue id once delivered. A refusal by the peer (4xx other than 408/429) counts as delivered:
+/// sending it again would not change the answer.
+async fn send(
+    data: &Data<FederationContext>,
+    actors: &HashMap<String, Option<ActorRecord>>,
     inbox: &Url,
     activity: &Pending,
-) -> Result<(), FederationError> {
-    if !actors.contains_key(&activity.actor_path) {
-        let mut conn = data.pool.get().await?;
-        let url = data.urls.url(&activity.actor_path);
-        let actor = find_local_actor(&mut conn, &data.urls, &url).await?;
-        actors.insert(activity.actor_path.clone(), actor);
-    }
+) -> Result<i64, FederationError> {
     let Some(Some(actor)) = actors.get(&activity.actor_path) else {
         tracing::info!(activity = %activity.activity_url, "its actor is gone; not sent");
-        return Ok(());
+        return Ok(activity.id);
     };
     let queued = QueuedActivity {
         payload: activity.payload.clone(),
@@ -410,5 +434,5 @@ async fn send(
     for task in tasks {
         task.sign_and_send(data).await?;
     }
-    Ok(())
+    Ok(activity.id)
 }

@@ -8,21 +8,24 @@
 use activitypub_federation::config::Data;
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::protocol::verification::verify_domains_match;
-use activitypub_federation::traits::{Activity, Actor};
+use activitypub_federation::traits::{Activity, Actor, Object};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_federation::activities::{
     Accept, AcceptType, Announce, ContentActivity, ContentObject, ContentType, Follow, FollowRef,
-    Undo,
+    Undo, UpdateActor,
 };
+use kg_federation::actors::ActorKind;
 use kg_federation::context::relationship_kind;
 use kg_federation::objects::RelationshipObject;
 use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
-use crate::db::schema::{federation_followers, federation_follows, received_activities};
+use crate::db::schema::{
+    federation_followers, federation_follows, received_activities, remote_actors,
+};
 use crate::db::{DbConvergence, Outbox};
 use crate::domain::{EdgeWeight, RelationshipKind};
 use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
@@ -32,7 +35,7 @@ use super::actors::{ActorRecord, federated_convergence};
 use super::backfill;
 use super::delivery::{Target, enqueue, latest_activity, track_inbox};
 use super::error::FederationError;
-use super::objects::{StoredArtifact, ensure_mirror, remote_artifact};
+use super::objects::{StoredArtifact, ensure_mirror, mirror_actor, remote_artifact};
 use super::urls::LocalUrls;
 
 /// Everything an inbox accepts.
@@ -47,6 +50,8 @@ pub enum InboxActivity {
     Undo(Undo),
     /// A convergence we follow passes on a change.
     Announce(Box<Announce>),
+    /// An actor's document changed (a convergence renamed, a key replaced).
+    Update(Box<UpdateActor>),
 }
 
 #[async_trait]
@@ -60,6 +65,7 @@ impl Activity for InboxActivity {
             InboxActivity::Accept(accept) => &accept.id,
             InboxActivity::Undo(undo) => &undo.id,
             InboxActivity::Announce(announce) => &announce.id,
+            InboxActivity::Update(update) => &update.id,
         }
     }
 
@@ -69,6 +75,7 @@ impl Activity for InboxActivity {
             InboxActivity::Accept(accept) => &accept.actor,
             InboxActivity::Undo(undo) => &undo.actor,
             InboxActivity::Announce(announce) => &announce.actor,
+            InboxActivity::Update(update) => &update.actor,
         }
     }
 
@@ -97,6 +104,15 @@ impl Activity for InboxActivity {
                 )),
             },
             InboxActivity::Announce(announce) => verify_announce(announce, data).await,
+            InboxActivity::Update(update) => {
+                if update.object.id != update.actor {
+                    return Err(FederationError::Rejected(format!(
+                        "{} may only update itself, not {}",
+                        update.actor, update.object.id
+                    )));
+                }
+                ActorRecord::verify(&update.object, &update.actor, data).await
+            }
         }
     }
 
@@ -106,6 +122,7 @@ impl Activity for InboxActivity {
             InboxActivity::Accept(accept) => receive_accept(accept, data).await,
             InboxActivity::Undo(undo) => receive_undo(undo, data).await,
             InboxActivity::Announce(announce) => receive_announce(*announce, data).await,
+            InboxActivity::Update(update) => receive_actor_update(*update, data).await,
         }
     }
 }
@@ -238,6 +255,36 @@ async fn receive_undo(undo: Undo, data: &Data<FederationContext>) -> Result<(), 
     .execute(&mut conn)
     .await?;
     tracing::info!(follower = %undo.actor, convergence = %convergence.slug, "follower left");
+    Ok(())
+}
+
+/// Refreshes the cached document (and key) of an actor this node knows, and the mirror of a
+/// convergence it follows; an unknown actor's update is acknowledged and not stored.
+async fn receive_actor_update(
+    update: UpdateActor,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let known = {
+        let mut conn = data.pool.get().await?;
+        diesel::select(diesel::dsl::exists(
+            remote_actors::table.find(update.actor.as_str()),
+        ))
+        .get_result::<bool>(&mut conn)
+        .await?
+    };
+    if !known {
+        tracing::debug!(actor = %update.actor, "update of an actor this node does not know");
+        return Ok(());
+    }
+    let actor = ActorRecord::from_json(update.object, data).await?;
+    let mirrored = {
+        let mut conn = data.pool.get().await?;
+        remote::find_convergence(&mut conn, update.actor.as_str()).await?
+    };
+    if actor.document.kind == ActorKind::Group && mirrored.is_some() {
+        let mirror = mirror_actor(&actor, data).await?;
+        tracing::info!(convergence = %mirror.slug, name = %mirror.name, "mirror updated");
+    }
     Ok(())
 }
 

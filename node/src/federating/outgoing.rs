@@ -3,6 +3,9 @@
 //! `Create`, `Update` or `Delete`. The activities and the follower's new position are written
 //! in one transaction, so a crash never loses or doubles one.
 //!
+//! A followed convergence whose own row changed (its name or description) sends its followers
+//! an `Update` of its `Group` document.
+//!
 //! Objects are described as they are when the change is processed; a newer state only raises
 //! the version the peers receive (they keep the newest), and an object deleted meanwhile is
 //! announced by its `Delete` alone.
@@ -12,7 +15,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_federation::activities::{
-    Announce, AnnounceType, ContentActivity, ContentObject, ContentType,
+    Announce, AnnounceType, ContentActivity, ContentObject, ContentType, UpdateActor, UpdateType,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -26,6 +29,7 @@ use crate::db::{ChangeFeed, ChangeRecord, DbArtifact, DbConvergence, DbRelations
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 use super::FederationContext;
+use super::actors::group_actor;
 use super::delivery::{Target, enqueue};
 use super::error::FederationError;
 use super::objects::{artifact_object, public, relationship_object};
@@ -126,6 +130,12 @@ async fn queue_changes(
         let Some(convergence) = followed.get(&change.convergence_id) else {
             continue;
         };
+        if change.entity == "convergence" {
+            if change.operation == "update" {
+                update_group(conn, urls, convergence).await?;
+            }
+            continue;
+        }
         if let Some((kind, object)) = describe(conn, urls, change, convergence).await? {
             let target = Target::Followers(convergence.id);
             announce(conn, urls, convergence, kind, object, target).await?;
@@ -182,6 +192,26 @@ async fn describe(
         }
         _ => Ok(None),
     }
+}
+
+/// Queues the convergence's `Update` of its own `Group` document for its followers.
+async fn update_group(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    convergence: &DbConvergence,
+) -> Result<(), FederationError> {
+    let path = LocalUrls::group_path(&convergence.slug);
+    let document = group_actor(conn, urls, convergence).await?.document;
+    let update = UpdateActor {
+        kind: UpdateType::Update,
+        id: urls.new_activity(),
+        actor: document.id.clone(),
+        to: vec![public()],
+        cc: document.followers.iter().cloned().collect(),
+        object: document,
+    };
+    let target = Target::Followers(convergence.id);
+    enqueue(conn, urls, &path, target, &update.id, &update).await
 }
 
 /// Queues the convergence's `Announce` of a content activity for `target`.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kg_graph::{Artifact, GraphStore, Mutation, Relationship};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ impl FollowerJob for GraphJob {
     type Error = GraphingError;
 
     async fn run(&mut self, mut stopped: Stopped) -> Result<(), GraphingError> {
-        let mut conn = AsyncPgConnection::establish(&self.url)
+        let mut conn = crate::db::establish(&self.url)
             .await
             .map_err(ConnectError::from)?;
         let position = match self.store.applied_seq() {

@@ -1,8 +1,9 @@
 //! The follower thread: opens the index (rebuilding it when needed), then tails the change log.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use kg_search::{IndexLayout, IndexOp, IndexWriterHandle, Opened, Recovery, SearchIndex};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -50,6 +51,7 @@ pub async fn start_search(settings: &Settings) -> Result<(SearchIndex, Follower)
     let job = SearchJob {
         url: settings.database.url.expose_secret().to_owned(),
         batch: settings.search.batch_size.max(1),
+        commit_interval: Duration::from_millis(settings.search.commit_interval_ms),
         writer: index.writer()?,
         resume_after,
     };
@@ -60,6 +62,8 @@ pub async fn start_search(settings: &Settings) -> Result<(SearchIndex, Follower)
 struct SearchJob {
     url: String,
     batch: i64,
+    /// Least time between two commits while changes keep coming.
+    commit_interval: Duration,
     writer: IndexWriterHandle,
     /// Where to resume the change log; `None` until the index has been filled.
     resume_after: Option<i64>,
@@ -70,7 +74,7 @@ impl FollowerJob for SearchJob {
 
     /// Fills an empty index if need be, then applies changes until shutdown.
     async fn run(&mut self, mut stopped: Stopped) -> Result<(), IndexingError> {
-        let mut conn = AsyncPgConnection::establish(&self.url)
+        let mut conn = crate::db::establish(&self.url)
             .await
             .map_err(ConnectError::from)?;
         let position = match self.resume_after.or(self.writer.committed_position()) {
@@ -83,11 +87,15 @@ impl FollowerJob for SearchJob {
         };
         self.resume_after = Some(position);
         let mut feed = ChangeFeed::open(&self.url, position, self.batch).await?;
-        while let Some(changes) = stopped.next_changes(&mut feed).await? {
+        let mut last_commit = Instant::now();
+        while let Some(mut changes) = stopped.next_changes(&mut feed).await? {
+            self.gather(&mut feed, &mut changes, last_commit + self.commit_interval)
+                .await?;
             let Some(last) = changes.last().map(|change| change.seq) else {
                 continue;
             };
             self.apply(&mut conn, &changes, last).await?;
+            last_commit = Instant::now();
             self.resume_after = self.writer.committed_position();
         }
         Ok(())
@@ -101,6 +109,28 @@ impl FollowerJob for SearchJob {
 }
 
 impl SearchJob {
+    /// Group commit: while the previous commit is younger than the commit interval, later
+    /// changes join `changes` (up to a batch), so that a steady stream of small transactions
+    /// makes one index segment per interval rather than one per transaction.
+    async fn gather(
+        &self,
+        feed: &mut ChangeFeed,
+        changes: &mut Vec<ChangeRecord>,
+        until: Instant,
+    ) -> Result<(), IndexingError> {
+        while i64::try_from(changes.len()).unwrap_or(i64::MAX) < self.batch {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            let more = feed.next(left).await?;
+            if more.is_empty() {
+                break;
+            }
+            changes.extend(more);
+        }
+        Ok(())
+    }
+
     /// Turns changes into index operations and commits them with position `last`.
     async fn apply(
         &mut self,

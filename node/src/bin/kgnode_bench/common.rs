@@ -188,7 +188,9 @@ impl Server {
         url.to_string()
     }
 
-    /// A connection to database `name`, its driver task spawned.
+    /// A connection to database `name`, its driver task spawned. JIT compilation is off, as
+    /// on the node's own connections: PostgreSQL baselines run as an OLTP deployment would
+    /// run them, without hundreds of milliseconds of compilation on costly-looking plans.
     pub(crate) async fn connect(&self, name: &str) -> Result<Client, BenchError> {
         let (client, connection) = tokio_postgres::connect(&self.database_url(name), NoTls).await?;
         tokio::spawn(async move {
@@ -196,6 +198,7 @@ impl Server {
                 eprintln!("kgnode-bench: PostgreSQL connection closed: {error}");
             }
         });
+        client.batch_execute("SET jit = off").await?;
         Ok(client)
     }
 

@@ -33,6 +33,10 @@ pub(crate) struct FederationArgs {
     /// Follower counts to run, one run each.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 3])]
     pub(crate) followers: Vec<usize>,
+    /// The origin's `federation.deliveries_in_flight` values to run, one run each per follower
+    /// count (1 = strict per-peer order).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8])]
+    pub(crate) in_flight: Vec<usize>,
     /// Give up waiting for the followers after this many seconds.
     #[arg(long, default_value_t = 1800)]
     pub(crate) timeout_secs: u64,
@@ -45,6 +49,8 @@ pub(crate) struct FederationArgs {
 #[derive(Debug, Serialize)]
 struct Run {
     followers: usize,
+    /// Deliveries to one inbox in flight at once.
+    in_flight: usize,
     artifacts: u64,
     relationships: u64,
     /// Seconds to create everything through the origin's batch endpoint.
@@ -69,13 +75,15 @@ pub(crate) async fn federation_command(args: FederationArgs) -> Result<(), Bench
     let server = Server::new(&args.server.database_url)?;
     let mut runs = Vec::new();
     for &followers in &args.followers {
-        eprintln!("federation: 1 origin, {followers} follower(s)");
-        let done = run(&args, &server, followers).await?;
-        eprintln!(
-            "federation: {followers} follower(s): all hold everything after {:.1} s, {:.0} activities/s",
-            done.all_seconds, done.activities_per_second
-        );
-        runs.push(done);
+        for &in_flight in &args.in_flight {
+            eprintln!("federation: 1 origin, {followers} follower(s), {in_flight} in flight");
+            let done = run(&args, &server, followers, in_flight).await?;
+            eprintln!(
+                "federation: {followers} follower(s), {in_flight} in flight: all hold everything after {:.1} s, {:.0} activities/s",
+                done.all_seconds, done.activities_per_second
+            );
+            runs.push(done);
+        }
     }
     print_report(&Report { runs }, args.json)
 }
@@ -86,7 +94,11 @@ struct Member {
     node: RunningNode,
 }
 
-async fn start_member(server: &Server, name: String) -> Result<Member, BenchError> {
+async fn start_member(
+    server: &Server,
+    name: String,
+    in_flight: usize,
+) -> Result<Member, BenchError> {
     server.create_database(&name).await?;
     let node = RunningNode::start(
         &server.database_url(&name),
@@ -94,6 +106,7 @@ async fn start_member(server: &Server, name: String) -> Result<Member, BenchErro
         |settings| {
             settings.federation.allow_local_network = true;
             settings.federation.poll_ms = 50;
+            settings.federation.deliveries_in_flight = in_flight;
         },
     )
     .await?;
@@ -103,14 +116,24 @@ async fn start_member(server: &Server, name: String) -> Result<Member, BenchErro
     })
 }
 
-async fn run(args: &FederationArgs, server: &Server, followers: usize) -> Result<Run, BenchError> {
+async fn run(
+    args: &FederationArgs,
+    server: &Server,
+    followers: usize,
+    in_flight: usize,
+) -> Result<Run, BenchError> {
     let id = Uuid::new_v4().simple().to_string();
-    let origin = start_member(server, format!("kgbench_{id}_origin")).await?;
+    let origin = start_member(server, format!("kgbench_{id}_origin"), in_flight).await?;
     let mut members = Vec::new();
     for n in 0..followers {
-        members.push(start_member(server, format!("kgbench_{id}_follower{n}")).await?);
+        members.push(start_member(server, format!("kgbench_{id}_follower{n}"), in_flight).await?);
     }
-    let outcome = measure(args, server, &origin, &members).await;
+    let outcome = measure(args, server, &origin, &members)
+        .await
+        .map(|measured| Run {
+            in_flight,
+            ..measured
+        });
     for member in std::iter::once(origin).chain(members) {
         remove_dir(member.node.stop().await);
         if !args.server.keep {
@@ -174,6 +197,7 @@ async fn measure(
     let activities = (artifacts + pass.relationships) * followers.len() as u64;
     Ok(Run {
         followers: followers.len(),
+        in_flight: 1,
         artifacts,
         relationships: pass.relationships,
         write_seconds,
@@ -221,7 +245,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "followers  artifacts  relationships  write s  until all hold s  activities/s  per follower s  load avg"
+            "followers  in flight  artifacts  relationships  write s  until all hold s  activities/s  per follower s  load avg"
         )?;
         for run in &self.runs {
             let per: Vec<String> = run
@@ -231,8 +255,9 @@ impl fmt::Display for Report {
                 .collect();
             writeln!(
                 f,
-                "{:>9}  {:>9}  {:>13}  {:>7.1}  {:>15.1}  {:>12.0}  {:>14}  {}",
+                "{:>9}  {:>9}  {:>9}  {:>13}  {:>7.1}  {:>15.1}  {:>12.0}  {:>14}  {}",
                 run.followers,
+                run.in_flight,
                 run.artifacts,
                 run.relationships,
                 run.write_seconds,
