@@ -120,6 +120,8 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.federation.retry_base_ms = 100;
     settings.federation.retry_max_secs = 1;
     settings.federation.poll_ms = 50;
+    // Overlapping deliveries: activities may arrive out of order, the harder case for receivers.
+    settings.federation.deliveries_in_flight = 4;
     settings
 }
 

@@ -1,7 +1,8 @@
-//! Closed vocabularies: artifact and relationship kinds, visibility, traversal direction.
+//! Closed vocabularies: artifact and relationship kinds, visibility, direction.
 //!
-//! They mirror the node's domain vocabularies with the same snake_case spellings (the change
-//! log's payloads carry these texts), without depending on the node crate.
+//! They are the node's domain vocabularies too (the node re-exports them, with OpenAPI schemas
+//! from the `openapi` feature): one snake_case spelling on the wire, in the database and in the
+//! change log's payloads.
 
 use std::str::FromStr;
 
@@ -15,6 +16,7 @@ macro_rules! vocabulary {
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
             ::serde::Serialize, ::serde::Deserialize,
         )]
+        #[cfg_attr(feature = "openapi", derive(::utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
@@ -59,9 +61,10 @@ pub(crate) use vocabulary;
 vocabulary! {
     /// Who may read a convergence and its artifacts.
     Visibility, "visibility" {
-        /// Anyone.
+        /// Anyone, without a token.
         Public => "public",
-        /// Only callers granted this convergence (see [`Access`](crate::Access)).
+        /// Only holders of a node-wide token or a token for this convergence (see
+        /// [`Access`](crate::Access)).
         Private => "private",
     }
 }
@@ -111,7 +114,7 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// Which way a traversal may follow relationships.
+    /// Which way relationships are followed from an artifact (its edges listed, a traversal).
     Direction, "direction" {
         /// From source to target.
         Out => "out",

@@ -1,13 +1,14 @@
 //! Validated domain values, parsed once at the edge (HTTP or CLI) and trusted everywhere after.
 
 mod dimensions;
-mod kinds;
 mod slug;
 mod text;
 mod weight;
 
 pub use dimensions::{DimensionName, Dimensions, MAX_DIMENSIONS_PER_ARTIFACT};
-pub use kinds::{ArtifactKind, Direction, RelationshipKind, UnknownVariant, Visibility};
+/// The closed vocabularies are defined once, in the graph crate that also holds them in memory,
+/// with OpenAPI schemas from its `openapi` feature.
+pub use kg_graph::{ArtifactKind, Direction, RelationshipKind, Visibility};
 pub use slug::{Slug, names_convergence};
 pub use text::{Author, Body, Description, Name, Title};
 pub use weight::{EdgeWeight, Weight};

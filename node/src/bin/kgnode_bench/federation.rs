@@ -23,6 +23,10 @@ use crate::common::{
 };
 use crate::load::{create_convergence, post_batches};
 
+/// How often the followers' counts are read: each read counts every copy a follower holds, so
+/// reading often would load the PostgreSQL server the nodes share.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
 /// Options of `federation`.
 #[derive(Debug, Args)]
 pub(crate) struct FederationArgs {
@@ -190,7 +194,7 @@ async fn measure(
                 *done = Some(started.elapsed().as_secs_f64());
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(WATCH_EVERY).await;
     }
     let follower_seconds: Vec<f64> = follower_seconds.into_iter().flatten().collect();
     let all_seconds = follower_seconds.iter().copied().fold(0.0, f64::max);
