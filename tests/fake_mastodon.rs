@@ -213,8 +213,18 @@ impl FakeMastodon {
     }
 
     /// Everything the inboxes received so far.
-    pub fn received(&self) -> Vec<Value> {
+    fn received(&self) -> Vec<Value> {
         self.received.lock().expect("log").clone()
+    }
+
+    /// The first activity of type `kind` the inboxes received, once there is one.
+    pub async fn first_received(&self, kind: &str) -> Value {
+        crate::harness::eventually(&format!("an {kind} to reach Alice"), || async {
+            self.received()
+                .into_iter()
+                .find(|activity| activity["type"] == kind)
+        })
+        .await
     }
 }
 

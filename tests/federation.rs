@@ -650,25 +650,13 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
             &format!("{}/inbox", node.base),
         )
         .await;
-    let accept = eventually("the Accept to reach Alice", || async {
-        mastodon
-            .received()
-            .into_iter()
-            .find(|activity| activity["type"] == "Accept")
-    })
-    .await;
+    let accept = mastodon.first_received("Accept").await;
     assert_eq!(accept["actor"], group);
     assert_eq!(accept["object"]["id"], follow_id);
 
     node.artifact("ideas", json!({"kind": "idea", "title": "Hello fediverse"}))
         .await;
-    let announce = eventually("the Announce to reach the shared inbox", || async {
-        mastodon
-            .received()
-            .into_iter()
-            .find(|activity| activity["type"] == "Announce")
-    })
-    .await;
+    let announce = mastodon.first_received("Announce").await;
     assert_eq!(announce["object"]["type"], "Create");
     assert_eq!(announce["object"]["object"]["type"], "Article");
     assert_eq!(announce["object"]["object"]["name"], "Hello fediverse");
@@ -677,13 +665,7 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     node.patch("/api/v1/convergences/ideas", json!({"name": "Big ideas"}))
         .await
         .expect(200);
-    let update = eventually("the Group's Update to reach Alice", || async {
-        mastodon
-            .received()
-            .into_iter()
-            .find(|activity| activity["type"] == "Update")
-    })
-    .await;
+    let update = mastodon.first_received("Update").await;
     assert_eq!(update["actor"], group);
     assert_eq!(update["object"]["type"], "Group");
     assert_eq!(update["object"]["name"], "Big ideas");

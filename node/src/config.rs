@@ -68,8 +68,8 @@ pub struct SearchSettings {
     pub typo_tolerance: bool,
     /// Most changes applied per index commit.
     pub batch_size: i64,
-    /// Least time between two index commits while changes keep coming, in milliseconds:
-    /// what arrives meanwhile joins the next commit (a lone write is committed at once).
+    /// Least time between two index commits, in milliseconds: a change within this time of
+    /// the previous commit waits for the interval to end and joins the next commit.
     pub commit_interval_ms: u64,
     /// Threads one search may use.
     pub threads: usize,

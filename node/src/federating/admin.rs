@@ -21,7 +21,7 @@ use super::actors::{ActorRecord, node_actor};
 use super::delivery::{Target, enqueue};
 use super::error::FederationError;
 use super::objects::mirror_actor;
-use super::urls::NODE_ACTOR_PATH;
+use super::urls::{LocalUrls, NODE_ACTOR_PATH};
 
 /// This node's follow of a remote convergence.
 #[derive(Debug, Clone, Serialize, ToSchema, Queryable)]
@@ -81,15 +81,7 @@ pub async fn follow_remote(
             ))
             .execute(conn)
             .await?;
-        enqueue(
-            conn,
-            urls,
-            NODE_ACTOR_PATH,
-            Target::Inbox(&group.inbox()),
-            &follow.id,
-            &follow,
-        )
-        .await
+        queue_for_group(conn, urls, &group, &follow.id, &follow).await
     })
     .await?;
     tracing::info!(group = %group.url(), convergence = %mirror.slug, "following");
@@ -145,19 +137,31 @@ pub async fn unfollow_remote(
         diesel::delete(federation_follows::table.find(convergence_id))
             .execute(conn)
             .await?;
-        enqueue(
-            conn,
-            urls,
-            NODE_ACTOR_PATH,
-            Target::Inbox(&group.inbox()),
-            &undo.id,
-            &undo,
-        )
-        .await
+        queue_for_group(conn, urls, &group, &undo.id, &undo).await
     })
     .await?;
     tracing::info!(group = %group.url(), "unfollowed");
     Ok(true)
+}
+
+/// Queues an activity of the node's own actor for `group`'s inbox.
+async fn queue_for_group(
+    conn: &mut AsyncPgConnection,
+    urls: &LocalUrls,
+    group: &ActorRecord,
+    id: &Url,
+    activity: &impl Serialize,
+) -> Result<(), FederationError> {
+    let inbox = group.inbox();
+    enqueue(
+        conn,
+        urls,
+        NODE_ACTOR_PATH,
+        Target::Inbox(&inbox),
+        id,
+        activity,
+    )
+    .await
 }
 
 async fn find_follow(

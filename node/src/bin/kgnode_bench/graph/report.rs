@@ -13,9 +13,9 @@ use crate::common::{Latency, LoadAverage, Phase, mebibytes};
 const HTTP_COMPUTES: &str = "GET /api/v1/graph/neighborhood/{id}?depth=&direction=&limit= and \
     GET /api/v1/graph/path?from=&to=&direction=out, anonymous (public artifacts only), one \
     keep-alive connection, sequential, timed until the whole body is read: breadth-first \
-    neighbourhood with the artifacts' titles, kinds and convergence slugs (one PostgreSQL \
-    query for the slugs per request) and the relationships among them; bidirectional BFS path \
-    with its artifacts and relationships; serialized to JSON";
+    neighbourhood with the artifacts' titles, kinds and convergence slugs (from the node's \
+    slug cache once warm, no PostgreSQL query) and the relationships among them; bidirectional \
+    BFS path with its artifacts and relationships; serialized to JSON";
 
 /// The graph load at node start.
 #[derive(Debug, Serialize)]
