@@ -81,6 +81,18 @@ async fn arrived_relationships(node: &TestNode, id: &str) -> Vec<Value> {
     .await
 }
 
+/// Waits until `node` has delivered everything it queued (`what` names the wait).
+async fn wait_for_empty_queue(node: &TestNode, what: &str) {
+    eventually(what, || async {
+        let queue = node
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        (queue.body["total_backlog"] == 0).then_some(())
+    })
+    .await;
+}
+
 async fn wait_for_titles(node: &TestNode, mirror: &str, expected: &[&str]) {
     let mut expected: Vec<String> = expected.iter().map(|t| (*t).to_owned()).collect();
     expected.sort();
@@ -290,14 +302,7 @@ async fn replays_stale_updates_and_late_updates_after_delete_change_nothing() {
     .execute(&mut conn)
     .await
     .expect("requeue");
-    eventually("the origin to deliver everything again", || async {
-        let queue = origin
-            .get_as("/api/v1/admin/federation", As::Admin)
-            .await
-            .expect(200);
-        (queue.body["total_backlog"] == 0).then_some(())
-    })
-    .await;
+    wait_for_empty_queue(&origin, "the origin to deliver everything again").await;
     assert_eq!(titles(&follower, &mirror).await, ["Kept v2"]);
     assert_eq!(follower.count("artifacts").await, artifacts_before);
     assert_eq!(
@@ -577,14 +582,7 @@ async fn three_nodes_fetch_unknown_relationship_ends_and_an_unfollow_stops_deliv
         )
         .await;
     wait_for_titles(&first, &mirror, &["Only for the first", "Yields rise"]).await;
-    eventually("the origin's queue to drain", || async {
-        let queue = origin
-            .get_as("/api/v1/admin/federation", As::Admin)
-            .await
-            .expect(200);
-        (queue.body["total_backlog"] == 0).then_some(())
-    })
-    .await;
+    wait_for_empty_queue(&origin, "the origin's queue to drain").await;
     assert_eq!(titles(&second, &mirror).await, ["Yields rise"]);
     second
         .delete(&format!("/api/v1/admin/follows/{mirror}"))
@@ -811,14 +809,7 @@ async fn blocked_instances_are_neither_fetched_nor_heard() {
     origin
         .artifact("ideas", json!({"kind": "idea", "title": "Unheard"}))
         .await;
-    eventually("the origin to give up on the refused activity", || async {
-        let queue = origin
-            .get_as("/api/v1/admin/federation", As::Admin)
-            .await
-            .expect(200);
-        (queue.body["total_backlog"] == 0).then_some(())
-    })
-    .await;
+    wait_for_empty_queue(&origin, "the origin to give up on the refused activity").await;
     assert_eq!(titles(&follower, &mirror).await, ["Heard"]);
     let overview = follower
         .get_as("/api/v1/admin/federation", As::Admin)

@@ -73,12 +73,11 @@ impl FollowerJob for OutgoingJob {
             let Some(last) = changes.last().map(|change| change.seq) else {
                 continue;
             };
-            if !followed(&mut conn, &changes).await?.is_empty()
-                || last - saved >= MAX_UNSAVED_CHANGES
-            {
+            let followed = followed(&mut conn, &changes).await?;
+            if !followed.is_empty() || last - saved >= MAX_UNSAVED_CHANGES {
                 let urls = &context.urls;
                 conn.transaction(async |conn| {
-                    queue_changes(conn, urls, &changes).await?;
+                    queue_changes(conn, urls, &changes, &followed).await?;
                     diesel::update(federation_cursor::table)
                         .set(federation_cursor::last_seq.eq(last))
                         .execute(conn)
@@ -131,12 +130,13 @@ async fn followed(
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
+/// Queues the activities `changes` call for in the `followed` convergences.
 async fn queue_changes(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     changes: &[ChangeRecord],
+    followed: &HashMap<Uuid, DbConvergence>,
 ) -> Result<(), FederationError> {
-    let followed = followed(conn, changes).await?;
     for change in changes {
         let Some(convergence) = followed.get(&change.convergence_id) else {
             continue;
