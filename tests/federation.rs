@@ -278,6 +278,16 @@ async fn replays_stale_updates_and_late_updates_after_delete_change_nothing() {
         .await
         .expect(204);
     wait_for_titles(&follower, &mirror, &["Kept v2"]).await;
+    // With several deliveries in flight the update can land before "Doomed" does: measure only
+    // once all four announces are queued and delivered.
+    eventually("the origin to queue its four announces", || async {
+        let queued = origin
+            .count("federation_activities WHERE payload->>'type' = 'Announce'")
+            .await;
+        (queued == 4).then_some(())
+    })
+    .await;
+    wait_for_empty_queue(&origin, "the origin to deliver its announces").await;
     let artifacts_before = follower.count("artifacts").await;
     let changes_before = follower.count("change_log").await;
 
