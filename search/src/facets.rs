@@ -44,6 +44,16 @@ pub(crate) struct FacetTally {
     pub dimension: HashMap<String, u64>,
 }
 
+impl FacetTally {
+    /// A tally of `matched` documents, without facet counts.
+    pub fn count_only(matched: usize) -> Self {
+        Self {
+            matched: matched as u64,
+            ..Self::default()
+        }
+    }
+}
+
 /// Per-segment counting.
 pub(crate) struct FacetSegmentCollector {
     columns: Arc<SegmentColumns>,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::columns::ColumnCache;
 use crate::document::SearchDocument;
 use crate::error::{Error, Result};
+use crate::highlight;
 use crate::schema::{self, Fields, ID_HI, ID_LO, TITLE, VERSION};
 use crate::search::{self, SearchContext, SearchRequest, SearchResults};
 use crate::settings::{IndexSettings, MIN_WRITER_MEMORY_BYTES};
@@ -50,6 +51,8 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
+    /// [`highlight::snippet_analyzer`], its stem memo shared by every search.
+    snippet_analyzer: TextAnalyzer,
     settings: IndexSettings,
     columns: Arc<ColumnCache>,
 }
@@ -135,6 +138,10 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(&schema::analyzer_name(settings.language), analyzer.clone());
+        index.tokenizers().register(
+            &schema::pair_analyzer_name(settings.language),
+            schema::pair_analyzer(settings.language),
+        );
         let columns: Arc<ColumnCache> = Arc::default();
         // The reader keeps only a weak reference; `Inner` owns the cache.
         let warmer: Arc<dyn Warmer> = columns.clone();
@@ -154,6 +161,7 @@ impl SearchIndex {
                 reader,
                 fields,
                 analyzer,
+                snippet_analyzer: highlight::snippet_analyzer(settings.language),
                 settings,
                 columns,
             }),
@@ -215,6 +223,7 @@ impl SearchIndex {
         let context = SearchContext {
             fields: &self.inner.fields,
             analyzer: &self.inner.analyzer,
+            snippet_analyzer: &self.inner.snippet_analyzer,
             typo_tolerance: self.inner.settings.typo_tolerance,
             columns: &self.inner.columns,
         };

@@ -18,6 +18,7 @@ use tantivy::{Searcher, Term};
 
 use crate::error::{Error, Result};
 use crate::exclusion::ForwardOnly;
+use crate::pairs::PairPhrase;
 use crate::schema::{BODY, Fields, TITLE};
 
 /// Weight of a title match relative to a body match.
@@ -58,7 +59,7 @@ pub(crate) struct QueryBuilder<'a> {
     positive: usize,
     /// How many exclusions enclose the part being converted.
     negated: usize,
-    /// Words searched as plain terms (one token, no prefix, no typo variants).
+    /// Words and two-word phrases searched as single terms (no prefix, no typo variants).
     plain_words: usize,
 }
 
@@ -69,8 +70,8 @@ pub(crate) struct ParsedQuery {
     /// True when the query had no words or phrases (blank, `*`, or only exclusions) and so
     /// ranks every document equally.
     pub matches_all: bool,
-    /// The query is one word (no phrase, prefix or typo variants) searched in title and body:
-    /// a union of term queries, whose top hits tantivy finds with block-max WAND, skipping
+    /// The query is one word (no prefix or typo variants) or one two-word phrase (a word
+    /// pair), searched in title and body: a union of term queries, whose top hits tantivy finds with block-max WAND, skipping
     /// blocks of documents that cannot make the page.
     pub term_union: bool,
 }
@@ -206,10 +207,22 @@ impl<'a> QueryBuilder<'a> {
     }
 
     fn literal(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
-        let targets: &[(Field, f32)] = match literal.field_name.as_deref() {
-            None => &[(self.fields.title, TITLE_BOOST), (self.fields.body, 1.0)],
-            Some(TITLE) => &[(self.fields.title, TITLE_BOOST)],
-            Some(BODY) => &[(self.fields.body, 1.0)],
+        let (title, body) = (
+            Target {
+                text: self.fields.title,
+                pairs: self.fields.title_pairs,
+                boost: TITLE_BOOST,
+            },
+            Target {
+                text: self.fields.body,
+                pairs: self.fields.body_pairs,
+                boost: 1.0,
+            },
+        );
+        let targets: &[Target] = match literal.field_name.as_deref() {
+            None => &[title, body],
+            Some(TITLE) => &[title],
+            Some(BODY) => &[body],
             Some(other) => {
                 return Err(Error::invalid_query(format!(
                     "unknown field '{other}': only title and body can be named in a query \
@@ -238,11 +251,23 @@ impl<'a> QueryBuilder<'a> {
             && tokens.len() == 1
             && literal.phrase.chars().count() >= FUZZY_MIN_CHARS
             && self.is_rare(targets, &tokens[0].1)?;
-        if tokens.len() == 1 && !literal.prefix && !fuzzy {
+        // An exact phrase of words at consecutive positions is searched by its word pairs.
+        let by_pairs = tokens.len() > 1
+            && literal.slop == 0
+            && tokens
+                .iter()
+                .zip(tokens[0].0..)
+                .all(|((position, _), expected)| *position == expected);
+        if !literal.prefix && !fuzzy && (tokens.len() == 1 || (by_pairs && tokens.len() == 2)) {
             self.plain_words += 1;
         }
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for &(field, boost) in targets {
+        for &Target {
+            text: field,
+            pairs,
+            boost,
+        } in targets
+        {
             let terms: Vec<(usize, Term)> = tokens
                 .iter()
                 .map(|(position, text)| (*position, Term::from_field_text(field, text)))
@@ -253,6 +278,10 @@ impl<'a> QueryBuilder<'a> {
                     IndexRecordOption::WithFreqs,
                 )),
                 (1, true) => Box::new(FuzzyTermQuery::new_prefix(terms[0].1.clone(), 0, true)),
+                (_, false) if by_pairs => {
+                    let words: Vec<String> = tokens.iter().map(|(_, text)| text.clone()).collect();
+                    Box::new(PairPhrase::new(pairs, field, &words))
+                }
                 (_, false) => Box::new(PhraseQuery::new_with_offset_and_slop(
                     terms.clone(),
                     literal.slop,
@@ -273,12 +302,12 @@ impl<'a> QueryBuilder<'a> {
     }
 
     /// True when the token occurs in at most [`FUZZY_MAX_DOCS`] documents (counted per field).
-    fn is_rare(&self, targets: &[(Field, f32)], token: &str) -> Result<bool> {
+    fn is_rare(&self, targets: &[Target], token: &str) -> Result<bool> {
         let mut documents = 0;
-        for (field, _) in targets {
+        for target in targets {
             documents += self
                 .searcher
-                .doc_freq(&Term::from_field_text(*field, token))?;
+                .doc_freq(&Term::from_field_text(target.text, token))?;
         }
         Ok(documents <= FUZZY_MAX_DOCS)
     }
@@ -290,6 +319,17 @@ impl<'a> QueryBuilder<'a> {
         stream.process(&mut |token| tokens.push((token.position, token.text.clone())));
         tokens
     }
+}
+
+/// A field a word or phrase is searched in.
+#[derive(Clone, Copy)]
+struct Target {
+    /// The text field.
+    text: Field,
+    /// Its word-pair field.
+    pairs: Field,
+    /// Weight of a match in it.
+    boost: f32,
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {

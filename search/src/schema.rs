@@ -11,6 +11,7 @@
 //! | `kind` | text, raw | indexed, fast, stored | filter, facet |
 //! | `title` | text, analyzer `kg_<language>` | positions, stored | query (boost 3), snippet fallback |
 //! | `body` | text, analyzer `kg_<language>` | positions, stored | query, snippet |
+//! | `title_pairs`, `body_pairs` | text, analyzer `kg_<language>_pairs` | positions | phrases (see the `pairs` module) |
 //! | `dimension` | text, raw, multi-valued | indexed, fast, stored | filter, facet |
 //! | `dimension_weight` | f64, multi-valued | stored | weights, parallel to `dimension` |
 //! | `dimension_key` | u64, multi-valued | fast | weight of a dimension for ranking |
@@ -36,6 +37,7 @@ use uuid::Uuid;
 
 use crate::document::{SearchDocument, Visibility};
 use crate::error::{Error, Result};
+use crate::pairs::WordPairs;
 use crate::settings::language_name;
 
 pub(crate) const ID: &str = "id";
@@ -47,6 +49,8 @@ pub(crate) const PUBLIC: &str = "public";
 pub(crate) const KIND: &str = "kind";
 pub(crate) const TITLE: &str = "title";
 pub(crate) const BODY: &str = "body";
+pub(crate) const TITLE_PAIRS: &str = "title_pairs";
+pub(crate) const BODY_PAIRS: &str = "body_pairs";
 pub(crate) const DIMENSION: &str = "dimension";
 pub(crate) const DIMENSION_WEIGHT: &str = "dimension_weight";
 pub(crate) const DIMENSION_KEY: &str = "dimension_key";
@@ -55,7 +59,7 @@ pub(crate) const CREATED_AT: &str = "created_at";
 pub(crate) const UPDATED_AT: &str = "updated_at";
 
 /// Tokens longer than this many bytes are dropped (base64 blobs, URLs without separators).
-const MAX_TOKEN_BYTES: usize = 40;
+pub(crate) const MAX_TOKEN_BYTES: usize = 40;
 
 /// Quantisation steps of a dimension weight in `dimension_key`.
 const WEIGHT_STEPS: f64 = 10_000.0;
@@ -72,6 +76,8 @@ pub(crate) struct Fields {
     pub kind: Field,
     pub title: Field,
     pub body: Field,
+    pub title_pairs: Field,
+    pub body_pairs: Field,
     pub dimension: Field,
     pub dimension_weight: Field,
     pub dimension_key: Field,
@@ -85,12 +91,27 @@ pub(crate) fn analyzer_name(language: Language) -> String {
     format!("kg_{}", language_name(language))
 }
 
+/// Name under which the word-pair analyzer of `language` is registered, e.g. `kg_english_pairs`.
+pub(crate) fn pair_analyzer_name(language: Language) -> String {
+    format!("{}_pairs", analyzer_name(language))
+}
+
 /// Simple tokenizer, long-token removal, lower-casing, stemming.
 pub(crate) fn text_analyzer(language: Language) -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(Stemmer::new(language))
+        .build()
+}
+
+/// [`text_analyzer`]'s words, as pairs of adjacent words.
+pub(crate) fn pair_analyzer(language: Language) -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(language))
+        .filter(WordPairs)
         .build()
 }
 
@@ -104,6 +125,11 @@ pub(crate) fn build_schema(language: Language) -> (Schema, Fields) {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
         .set_stored();
+    let pairs = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(&pair_analyzer_name(language))
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
     let date = DateOptions::default()
         .set_indexed()
         .set_fast()
@@ -119,6 +145,8 @@ pub(crate) fn build_schema(language: Language) -> (Schema, Fields) {
         kind: builder.add_text_field(KIND, STRING | FAST | STORED),
         title: builder.add_text_field(TITLE, text.clone()),
         body: builder.add_text_field(BODY, text),
+        title_pairs: builder.add_text_field(TITLE_PAIRS, pairs.clone()),
+        body_pairs: builder.add_text_field(BODY_PAIRS, pairs),
         dimension: builder.add_text_field(DIMENSION, STRING | FAST | STORED),
         dimension_weight: builder.add_f64_field(DIMENSION_WEIGHT, STORED),
         dimension_key: builder.add_u64_field(DIMENSION_KEY, FAST),
@@ -196,6 +224,8 @@ pub(crate) fn to_tantivy(fields: &Fields, document: &SearchDocument) -> TantivyD
     doc.add_text(fields.kind, &document.kind);
     doc.add_text(fields.title, &document.title);
     doc.add_text(fields.body, &document.body);
+    doc.add_text(fields.title_pairs, &document.title);
+    doc.add_text(fields.body_pairs, &document.body);
     for (name, weight) in &document.dimensions {
         doc.add_text(fields.dimension, name);
         doc.add_f64(fields.dimension_weight, *weight);

@@ -1,4 +1,4 @@
-//! Searching: requests and results, ranking, snippets.
+//! Searching: requests and results, ranking.
 
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -7,7 +7,6 @@ use tantivy::collector::sort_key::{Comparator, NaturalComparator};
 use tantivy::collector::{Count, SegmentSortKeyComputer, SortKeyComputer, TopDocs, TopNComputer};
 use tantivy::query::doc_predicate_query::SegmentDocPredicate;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, Weight};
-use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument};
 use uuid::Uuid;
@@ -16,6 +15,7 @@ use crate::columns::{ColumnCache, SegmentColumns};
 use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetTally, top_values};
 use crate::filter::{FastFieldFilter, Filters};
+use crate::highlight::{self, Snippets};
 use crate::query::QueryBuilder;
 use crate::schema::{self, Fields, KIND, dimension_hash, stored_text, weight_in_key};
 
@@ -31,13 +31,6 @@ pub const DEFAULT_LIMIT: usize = 20;
 
 /// Default number of values per facet of [`SearchRequest::new`].
 pub const DEFAULT_FACET_VALUES: usize = 20;
-
-/// Longest snippet, in characters (before HTML escaping and highlighting tags).
-const SNIPPET_CHARS: usize = 200;
-
-/// Snippets are looked for in the first this many bytes of a body: analyzing text costs about a
-/// microsecond per word, and a hit's snippet should not cost more than its search.
-const SNIPPET_SOURCE_BYTES: usize = 20_000;
 
 /// Which documents a caller may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +147,7 @@ pub struct FacetCount {
 pub(crate) struct SearchContext<'a> {
     pub fields: &'a Fields,
     pub analyzer: &'a TextAnalyzer,
+    pub snippet_analyzer: &'a TextAnalyzer,
     pub typo_tolerance: bool,
     pub columns: &'a Arc<ColumnCache>,
 }
@@ -199,13 +193,13 @@ pub(crate) fn execute(
         post_filter: None,
     };
     let page = TopDocs::with_limit(request.limit).and_offset(request.offset);
-    // Exact facets read every match. When the page itself needs no more than that (the query
-    // intersects, or matches phrases), one pass collects both. When block-max WAND could find
-    // the page while skipping most matches (one word, no term filters), or facets are not
-    // wanted, the page is found first, pruning, with access and kinds checked on the hits
-    // only, then the matches are counted (and facets tallied) without scoring.
-    let separate_passes = !request.facets || (parsed.term_union && filters.terms.is_empty());
-    let (top_docs, tally) = if separate_passes {
+    // Exact facets and the count read every match. When block-max WAND could find the page
+    // while skipping most matches (one word, no term filters), the page is found first,
+    // pruning, with access and kinds checked on the hits only, then the matches are counted
+    // (and facets tallied) without scoring. Otherwise the page cannot skip anything, and one
+    // pass over the matches collects the page with the facets, or with the count.
+    let prunable = parsed.term_union && filters.terms.is_empty();
+    let (top_docs, tally) = if prunable {
         ranker.post_filter = filters.fast.clone();
         let page_query = filtered(&*parsed.query, filters.terms);
         let top_docs = searcher.search(&*page_query, &page.order_by(ranker))?;
@@ -213,26 +207,20 @@ pub(crate) fn execute(
             let facets = FacetCollector::new(context.columns, filters.fast.as_ref());
             searcher.search(&*page_query, &facets)?
         } else {
-            FacetTally {
-                matched: searcher.search(&*query, &Count)? as u64,
-                ..FacetTally::default()
-            }
+            FacetTally::count_only(searcher.search(&*query, &Count)?)
         };
         (top_docs, tally)
-    } else {
+    } else if request.facets {
         let facets = FacetCollector::new(context.columns, None);
         searcher.search(&*query, &(page.order_by(ranker), facets))?
+    } else {
+        let (top_docs, matched) = searcher.search(&*query, &(page.order_by(ranker), Count))?;
+        (top_docs, FacetTally::count_only(matched))
     };
 
-    let snippets = if parsed.matches_all {
-        None
-    } else {
-        let mut body = SnippetGenerator::create(searcher, &*parsed.query, fields.body)?;
-        body.set_max_num_chars(SNIPPET_CHARS);
-        let mut title = SnippetGenerator::create(searcher, &*parsed.query, fields.title)?;
-        title.set_max_num_chars(SNIPPET_CHARS);
-        Some((body, title))
-    };
+    let snippets = (!parsed.matches_all)
+        .then(|| Snippets::new(searcher, &*parsed.query, fields, context.snippet_analyzer))
+        .transpose()?;
     let mut hits = Vec::with_capacity(top_docs.len());
     for (key, address) in top_docs {
         let doc: TantivyDocument = searcher.doc(address)?;
@@ -253,7 +241,7 @@ pub(crate) fn execute(
                 id: Some(id),
                 field: schema::CONVERGENCE,
             })?;
-        let snippet = snippet(snippets.as_ref(), &title, &body);
+        let snippet = highlight::snippet(snippets.as_ref(), &title, &body);
         hits.push(SearchHit {
             id,
             kind: text(fields.kind, KIND)?,
@@ -287,108 +275,6 @@ fn filtered(query: &dyn Query, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
         )
     }));
     Box::new(BooleanQuery::new(clauses))
-}
-
-/// The snippet of a hit: highlighted body, else highlighted title, else the start of the body.
-fn snippet(
-    generators: Option<&(SnippetGenerator, SnippetGenerator)>,
-    title: &str,
-    body: &str,
-) -> String {
-    if let Some((body_generator, title_generator)) = generators {
-        let source = prefix(body, SNIPPET_SOURCE_BYTES);
-        let from_body = body_generator.snippet(source);
-        if !from_body.is_empty() {
-            return render(source, &from_body);
-        }
-        let from_title = title_generator.snippet(title);
-        if !from_title.is_empty() {
-            return render(title, &from_title);
-        }
-    }
-    let text = if body.trim().is_empty() { title } else { body };
-    escape_html(&excerpt(text.trim(), SNIPPET_CHARS))
-}
-
-/// Renders a snippet of `text` as HTML: the whole text when it is short, else tantivy's
-/// fragment widened to whole words (tantivy cuts it at the last token, dropping a final `.`),
-/// with `…` where text was left out.
-fn render(text: &str, snippet: &Snippet) -> String {
-    let fragment = snippet.fragment_range();
-    let (start, end) = if text.chars().count() <= SNIPPET_CHARS {
-        (0, text.len())
-    } else {
-        let start = text[..fragment.start]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| c.is_whitespace())
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let end = text[fragment.end..]
-            .find(char::is_whitespace)
-            .map_or(text.len(), |i| fragment.end + i);
-        (start, end)
-    };
-    let mut html = String::with_capacity(end - start + 32);
-    if start > 0 {
-        html.push('…');
-    }
-    let mut cursor = start;
-    for range in collapse_overlapped_ranges(snippet.highlighted()) {
-        let (from, to) = (fragment.start + range.start, fragment.start + range.end);
-        html.push_str(&escape_html(&text[cursor..from]));
-        html.push_str("<b>");
-        html.push_str(&escape_html(&text[from..to]));
-        html.push_str("</b>");
-        cursor = to;
-    }
-    html.push_str(&escape_html(&text[cursor..end]));
-    if end < text.len() {
-        html.push('…');
-    }
-    html
-}
-
-/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
-fn prefix(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// The first `max_chars` characters of `text`, cut at a word boundary when there is one, with
-/// an ellipsis when something was cut.
-fn excerpt(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        None => text.to_owned(),
-        Some((cut, _)) => {
-            let head = &text[..cut];
-            let head = match head.rfind(char::is_whitespace) {
-                Some(space) if space > 0 => &head[..space],
-                _ => head,
-            };
-            format!("{}…", head.trim_end())
-        }
-    }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            _ => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// Sort key of a hit: score first (higher is better), then ascending id, so that equal scores
@@ -539,34 +425,5 @@ impl SegmentSortKeyComputer for SegmentRanker {
 
     fn convert_segment_sort_key(&self, key: RankKey) -> RankKey {
         key
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn excerpt_cuts_at_a_word_boundary() {
-        assert_eq!(excerpt("short", 10), "short");
-        assert_eq!(excerpt("one two three", 9), "one two…");
-        assert_eq!(excerpt("abcdefghij", 4), "abcd…");
-        assert_eq!(excerpt("ééééé", 2), "éé…");
-    }
-
-    #[test]
-    fn prefix_respects_character_boundaries() {
-        assert_eq!(prefix("abc", 10), "abc");
-        assert_eq!(prefix("abc", 2), "ab");
-        assert_eq!(prefix("aé", 2), "a");
-        assert_eq!(prefix("aé", 3), "aé");
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape_html(r#"<a href="x">&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;&lt;/a&gt;"
-        );
     }
 }

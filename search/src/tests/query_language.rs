@@ -56,6 +56,67 @@ fn phrases_need_adjacent_words_in_order() {
 }
 
 #[test]
+fn longer_phrases_match_word_pairs_in_a_row() {
+    let t = corpus();
+    assert_eq!(t.ids("\"the north lot garden\""), [id(1)]);
+    assert_eq!(t.ids("\"on the lot north\""), [id(3)]);
+    assert!(t.ids("\"the north lot side\"").is_empty());
+    assert_eq!(t.ids("title:\"garden and water\""), [id(1)]);
+    assert!(t.ids("body:\"garden and water\"").is_empty());
+}
+
+/// Phrases are searched through indexed pairs of adjacent words: on a corpus of few distinct
+/// words (many repeated pairs, words repeated within phrases), every phrase of two and three
+/// words finds exactly the documents whose text holds it, by a plain scan of the text.
+#[test]
+fn phrases_find_exactly_the_documents_holding_them() {
+    const WORDS: [&str; 6] = ["red", "blue", "green", "oak", "pine", "tall"];
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let texts: Vec<(String, String)> = (0..400)
+        .map(|_| {
+            let mut words = |count: usize| {
+                (0..count)
+                    .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let title = words(3);
+            let body = words(12);
+            (title, body)
+        })
+        .collect();
+    let mut t = TestIndex::new();
+    t.add(
+        texts
+            .iter()
+            .enumerate()
+            .map(|(n, (title, body))| doc(n as u128 + 1, title, body))
+            .collect(),
+    );
+    let holds = |text: &str, phrase: &[&str]| {
+        let words: Vec<&str> = text.split(' ').collect();
+        words.windows(phrase.len()).any(|window| window == phrase)
+    };
+    for _ in 0..60 {
+        let length = rng.random_range(2..=3);
+        let phrase: Vec<&str> = (0..length)
+            .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+            .collect();
+        let expected: Vec<Uuid> = texts
+            .iter()
+            .enumerate()
+            .filter(|(_, (title, body))| holds(title, &phrase) || holds(body, &phrase))
+            .map(|(n, _)| id(n as u128 + 1))
+            .collect();
+        let mut request = SearchRequest::new(format!("\"{}\"", phrase.join(" ")), Access::All);
+        request.limit = 1_000;
+        let results = t.search(&request);
+        assert_eq!(sorted(ids(&results)), expected, "{phrase:?}");
+        assert_eq!(results.estimated_total, expected.len() as u64);
+    }
+}
+
+#[test]
 fn exclusion_removes_matches() {
     let t = corpus();
     assert_eq!(t.ids("garden -fence"), [id(1)]);

@@ -94,6 +94,32 @@ fn snippets_highlight_stemmed_matches_and_escape_html() {
 }
 
 #[test]
+fn phrase_snippets_highlight_the_phrase_words() {
+    let mut t = TestIndex::new();
+    t.add(vec![doc(
+        1,
+        "Plans",
+        "Raised beds for the north lot, watered by the Gardening Club.",
+    )]);
+    let snippet = |query: &str| {
+        t.search(&SearchRequest::new(query, Access::All)).hits[0]
+            .snippet
+            .clone()
+    };
+    assert_eq!(
+        snippet("\"north lot\""),
+        "Raised beds for the <b>north</b> <b>lot</b>, watered by the Gardening Club."
+    );
+    // Stemmed through the memo, a second time too.
+    for _ in 0..2 {
+        assert_eq!(
+            snippet("\"gardens clubs\""),
+            "Raised beds for the north lot, watered by the <b>Gardening</b> <b>Club</b>."
+        );
+    }
+}
+
+#[test]
 fn snippet_without_query_words_is_the_start_of_the_body() {
     let mut t = TestIndex::new();
     let long_body = format!("<i>Start</i> {}", "word ".repeat(100));

@@ -61,11 +61,12 @@ pub(crate) const TERM_SELECTION: &str = "each term: with probability 1/2 a frequ
     dimension drawn uniformly among the 20 most used names; warm-up queries are other draws \
     from the same distributions";
 /// What the node computes per query, for the report.
-pub(crate) const TANTIVY_COMPUTES: &str = "GET /api/v1/search?q=..&limit=20[&kind=..&dimension=..], \
-    anonymous (public artifacts only), one keep-alive connection, sequential: the top 20 by \
-    BM25 (title x3; x(1 + dimension weight) when filtered) with stored fields and HTML \
-    snippets, the exact match count, and kind and dimension facet counts (top 20 values) over \
-    all matches, for every query type; serialized to JSON and read whole by the client";
+pub(crate) const TANTIVY_COMPUTES: &str = "GET /api/v1/search?q=..&limit=20 plus \
+    &facets=false (single, multi-term, phrase) or &kind=..&dimension=.. (filtered), anonymous \
+    (public artifacts only), one keep-alive connection, sequential: the top 20 by BM25 (title \
+    x3; x(1 + dimension weight) when filtered) with stored fields and HTML snippets and the \
+    exact match count; for the filtered type also kind and dimension facet counts (top 20 \
+    values) over all matches; serialized to JSON and read whole by the client";
 /// What PostgreSQL computes per query, for the report.
 pub(crate) const POSTGRES_COMPUTES: &str = "one tokio-postgres connection, prepared statements, \
     sequential, jit off, otherwise server defaults. Single and multi-term: \
@@ -324,6 +325,7 @@ pub(crate) async fn measure_node_side(
 pub(crate) struct SearchReply {
     pub(crate) hits: Vec<CreatedArtifact>,
     pub(crate) estimated_total: u64,
+    #[serde(default)]
     pub(crate) facets: FacetMaps,
     pub(crate) took_ms: f64,
 }
@@ -372,6 +374,9 @@ impl NodeSearcher {
         if let Some(dimension) = &query.dimension {
             params.push(("dimension", dimension));
         }
+        if !query.facets {
+            params.push(("facets", "false"));
+        }
         let started = Instant::now();
         let response = self.client.get(&self.url).query(&params).send().await?;
         let status = response.status().as_u16();
@@ -400,7 +405,7 @@ impl NodeSearcher {
             run.engine_ms.push(reply.took_ms);
             run.answers.push(Answer {
                 total: Some(reply.estimated_total),
-                facets: Some(reply.facets),
+                facets: query.facets.then_some(reply.facets),
             });
             bar.inc(1);
         }

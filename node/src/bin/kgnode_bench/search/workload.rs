@@ -73,6 +73,8 @@ pub(crate) struct BenchQuery {
     pub(crate) kind: Option<&'static str>,
     /// Dimension filter.
     pub(crate) dimension: Option<String>,
+    /// Whether the node counts facets (as PostgreSQL does for this query type).
+    pub(crate) facets: bool,
 }
 
 impl BenchQuery {
@@ -82,6 +84,7 @@ impl BenchQuery {
             words,
             kind: None,
             dimension: None,
+            facets: false,
         }
     }
 
@@ -265,9 +268,7 @@ pub(crate) fn build_workload(
                 .flatten()
                 .map(|phrase| BenchQuery {
                     q: format!("\"{phrase}\""),
-                    words: phrase.clone(),
-                    kind: None,
-                    dimension: None,
+                    ..BenchQuery::words(phrase.clone())
                 })
                 .collect(),
             QueryType::FilteredFaceted => (0..total)
@@ -286,6 +287,7 @@ pub(crate) fn build_workload(
                     BenchQuery {
                         kind,
                         dimension,
+                        facets: true,
                         ..BenchQuery::words(term)
                     }
                 })
