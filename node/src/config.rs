@@ -66,6 +66,8 @@ pub struct SearchSettings {
     pub writer_memory_mib: usize,
     /// Whether longer words also match words one edit away.
     pub typo_tolerance: bool,
+    /// Whether pairs of adjacent words are indexed, for fast phrase queries.
+    pub phrase_pairs: bool,
     /// Most changes applied per index commit.
     pub batch_size: i64,
     /// Least time between two index commits, in milliseconds: a change within this time of

@@ -6,9 +6,10 @@
 //! after hit and query after query. So snippets are analyzed like the index but with stems
 //! looked up in a bounded memo shared by the index's searches ([`MemoStemmer`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use foldhash::{HashMap, HashMapExt};
 use tantivy::query::Query;
 use tantivy::schema::Field;
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};

@@ -253,6 +253,7 @@ impl<'a> QueryBuilder<'a> {
             && self.is_rare(targets, &tokens[0].1)?;
         // An exact phrase of words at consecutive positions is searched by its word pairs.
         let by_pairs = tokens.len() > 1
+            && targets.iter().all(|target| target.pairs.is_some())
             && literal.slop == 0
             && tokens
                 .iter()
@@ -272,21 +273,22 @@ impl<'a> QueryBuilder<'a> {
                 .iter()
                 .map(|(position, text)| (*position, Term::from_field_text(field, text)))
                 .collect();
-            let exact: Box<dyn Query> = match (terms.len(), literal.prefix) {
-                (1, false) => Box::new(TermQuery::new(
+            let pair_field = pairs.filter(|_| by_pairs);
+            let exact: Box<dyn Query> = match (terms.len(), literal.prefix, pair_field) {
+                (1, false, _) => Box::new(TermQuery::new(
                     terms[0].1.clone(),
                     IndexRecordOption::WithFreqs,
                 )),
-                (1, true) => Box::new(FuzzyTermQuery::new_prefix(terms[0].1.clone(), 0, true)),
-                (_, false) if by_pairs => {
+                (1, true, _) => Box::new(FuzzyTermQuery::new_prefix(terms[0].1.clone(), 0, true)),
+                (_, false, Some(pairs)) => {
                     let words: Vec<String> = tokens.iter().map(|(_, text)| text.clone()).collect();
                     Box::new(PairPhrase::new(pairs, field, &words))
                 }
-                (_, false) => Box::new(PhraseQuery::new_with_offset_and_slop(
+                (_, false, None) => Box::new(PhraseQuery::new_with_offset_and_slop(
                     terms.clone(),
                     literal.slop,
                 )),
-                (_, true) => Box::new(PhrasePrefixQuery::new_with_offset(terms.clone())),
+                (_, true, _) => Box::new(PhrasePrefixQuery::new_with_offset(terms.clone())),
             };
             per_field.push((Occur::Should, boosted(exact, boost)));
             if fuzzy {
@@ -326,8 +328,8 @@ impl<'a> QueryBuilder<'a> {
 struct Target {
     /// The text field.
     text: Field,
-    /// Its word-pair field.
-    pairs: Field,
+    /// Its word-pair field, if the index has one.
+    pairs: Option<Field>,
     /// Weight of a match in it.
     boost: f32,
 }

@@ -76,8 +76,10 @@ pub(crate) struct Fields {
     pub kind: Field,
     pub title: Field,
     pub body: Field,
-    pub title_pairs: Field,
-    pub body_pairs: Field,
+    /// Word pairs of the title, when the index has them.
+    pub title_pairs: Option<Field>,
+    /// Word pairs of the body, when the index has them.
+    pub body_pairs: Option<Field>,
     pub dimension: Field,
     pub dimension_weight: Field,
     pub dimension_key: Field,
@@ -115,8 +117,9 @@ pub(crate) fn pair_analyzer(language: Language) -> TextAnalyzer {
         .build()
 }
 
-/// The schema of an index whose text is analyzed in `language`, and its field handles.
-pub(crate) fn build_schema(language: Language) -> (Schema, Fields) {
+/// The schema of an index whose text is analyzed in `language`, with word-pair fields when
+/// `phrase_pairs`, and its field handles.
+pub(crate) fn build_schema(language: Language, phrase_pairs: bool) -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = TextOptions::default()
         .set_indexing_options(
@@ -145,8 +148,8 @@ pub(crate) fn build_schema(language: Language) -> (Schema, Fields) {
         kind: builder.add_text_field(KIND, STRING | FAST | STORED),
         title: builder.add_text_field(TITLE, text.clone()),
         body: builder.add_text_field(BODY, text),
-        title_pairs: builder.add_text_field(TITLE_PAIRS, pairs.clone()),
-        body_pairs: builder.add_text_field(BODY_PAIRS, pairs),
+        title_pairs: phrase_pairs.then(|| builder.add_text_field(TITLE_PAIRS, pairs.clone())),
+        body_pairs: phrase_pairs.then(|| builder.add_text_field(BODY_PAIRS, pairs)),
         dimension: builder.add_text_field(DIMENSION, STRING | FAST | STORED),
         dimension_weight: builder.add_f64_field(DIMENSION_WEIGHT, STORED),
         dimension_key: builder.add_u64_field(DIMENSION_KEY, FAST),
@@ -224,8 +227,10 @@ pub(crate) fn to_tantivy(fields: &Fields, document: &SearchDocument) -> TantivyD
     doc.add_text(fields.kind, &document.kind);
     doc.add_text(fields.title, &document.title);
     doc.add_text(fields.body, &document.body);
-    doc.add_text(fields.title_pairs, &document.title);
-    doc.add_text(fields.body_pairs, &document.body);
+    if let (Some(title_pairs), Some(body_pairs)) = (fields.title_pairs, fields.body_pairs) {
+        doc.add_text(title_pairs, &document.title);
+        doc.add_text(body_pairs, &document.body);
+    }
     for (name, weight) in &document.dimensions {
         doc.add_text(fields.dimension, name);
         doc.add_f64(fields.dimension_weight, *weight);

@@ -43,6 +43,7 @@ pub fn index_settings(settings: &SearchSettings) -> Result<IndexSettings, kg_sea
         language: parse_language(&settings.language)?,
         writer_memory_bytes: settings.writer_memory_mib.saturating_mul(1024 * 1024),
         typo_tolerance: settings.typo_tolerance,
+        phrase_pairs: settings.phrase_pairs,
         search_threads: settings.threads.max(1),
     })
 }

@@ -106,6 +106,20 @@ fn a_foreign_index_is_a_schema_mismatch() {
 }
 
 #[test]
+fn switching_phrase_pairs_asks_for_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SearchIndex::create_in(dir.path(), IndexSettings::default()).unwrap());
+    let without_pairs = IndexSettings {
+        phrase_pairs: false,
+        ..IndexSettings::default()
+    };
+    match SearchIndex::open(dir.path(), without_pairs) {
+        Err(error @ Error::SchemaMismatch { .. }) => assert!(error.needs_rebuild()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn rebuild_in_staging_and_swap_in() {
     let data = tempfile::tempdir().unwrap();
     let layout = IndexLayout::new(data.path());

@@ -65,11 +65,21 @@ fn longer_phrases_match_word_pairs_in_a_row() {
     assert!(t.ids("body:\"garden and water\"").is_empty());
 }
 
-/// Phrases are searched through indexed pairs of adjacent words: on a corpus of few distinct
-/// words (many repeated pairs, words repeated within phrases), every phrase of two and three
-/// words finds exactly the documents whose text holds it, by a plain scan of the text.
+/// Phrases, searched through indexed pairs of adjacent words or through word positions: on a
+/// corpus of few distinct words (many repeated pairs, words repeated within phrases), every
+/// phrase of two and three words finds exactly the documents whose text holds it, by a plain
+/// scan of the text.
 #[test]
 fn phrases_find_exactly_the_documents_holding_them() {
+    for phrase_pairs in [true, false] {
+        phrases_match_a_scan(IndexSettings {
+            phrase_pairs,
+            ..IndexSettings::default()
+        });
+    }
+}
+
+fn phrases_match_a_scan(settings: IndexSettings) {
     const WORDS: [&str; 6] = ["red", "blue", "green", "oak", "pine", "tall"];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let texts: Vec<(String, String)> = (0..400)
@@ -85,7 +95,7 @@ fn phrases_find_exactly_the_documents_holding_them() {
             (title, body)
         })
         .collect();
-    let mut t = TestIndex::new();
+    let mut t = TestIndex::with_settings(settings);
     t.add(
         texts
             .iter()

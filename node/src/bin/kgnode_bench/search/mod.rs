@@ -101,6 +101,10 @@ pub(crate) struct SearchArgs {
     /// PostgreSQL full-text search has none, and both sides should match the same documents.
     #[arg(long)]
     pub(crate) typo_tolerance: bool,
+    /// Run the node without word-pair fields (`search.phrase_pairs = false`): phrases are
+    /// then searched through word positions.
+    #[arg(long)]
+    pub(crate) no_phrase_pairs: bool,
     /// Print `EXPLAIN (ANALYZE, BUFFERS)` of the first measured PostgreSQL query of each type
     /// on stderr.
     #[arg(long)]
@@ -192,9 +196,11 @@ pub(crate) async fn search_bench(
 
     loads.push(("before the index build", load_average()));
     let typo_tolerance = args.typo_tolerance;
+    let phrase_pairs = !args.no_phrase_pairs;
     let started = Instant::now();
     let node = RunningNode::start(&url, data_dir.to_path_buf(), |settings| {
         settings.search.typo_tolerance = typo_tolerance;
+        settings.search.phrase_pairs = phrase_pairs;
     })
     .await?;
     let http = reqwest::Client::new();
@@ -300,6 +306,7 @@ pub(crate) async fn measure_node_side(
         artifacts: config.artifacts,
         seed: config.seed,
         typo_tolerance: args.typo_tolerance,
+        phrase_pairs: !args.no_phrase_pairs,
         relationships: 0,
         dimension_tags: 0,
         stop_words_in_vocabulary: 0,

@@ -95,6 +95,7 @@ pub(crate) struct SearchReport {
     pub(crate) artifacts: usize,
     pub(crate) seed: u64,
     pub(crate) typo_tolerance: bool,
+    pub(crate) phrase_pairs: bool,
     pub(crate) relationships: u64,
     pub(crate) dimension_tags: u64,
     pub(crate) stop_words_in_vocabulary: usize,
@@ -121,10 +122,11 @@ impl fmt::Display for SearchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "kgnode-bench search: {} artifacts, seed {}, node typo tolerance {}",
+            "kgnode-bench search: {} artifacts, seed {}, node typo tolerance {}, phrase pairs {}",
             self.artifacts,
             self.seed,
-            if self.typo_tolerance { "on" } else { "off" }
+            on_off(self.typo_tolerance),
+            on_off(self.phrase_pairs)
         )?;
         writeln!(
             f,
@@ -260,4 +262,8 @@ impl fmt::Display for SearchReport {
         }
         Ok(())
     }
+}
+
+fn on_off(setting: bool) -> &'static str {
+    if setting { "on" } else { "off" }
 }
