@@ -46,9 +46,9 @@ pub(crate) struct FacetTally {
 
 impl FacetTally {
     /// A tally of `matched` documents, without facet counts.
-    pub fn count_only(matched: usize) -> Self {
+    pub fn count_only(matched: u64) -> Self {
         Self {
-            matched: matched as u64,
+            matched,
             ..Self::default()
         }
     }

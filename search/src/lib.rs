@@ -135,6 +135,7 @@
 //! ```
 
 mod columns;
+mod count;
 mod document;
 mod error;
 mod exclusion;
@@ -150,6 +151,7 @@ mod search;
 mod settings;
 mod writer;
 
+pub use count::EXACT_MATCHES_PER_SEGMENT;
 pub use document::{IndexOp, SearchDocument, Visibility};
 pub use error::{Error, Result};
 pub use index::{Opened, SearchIndex};

@@ -12,6 +12,7 @@ use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument
 use uuid::Uuid;
 
 use crate::columns::{ColumnCache, SegmentColumns};
+use crate::count::EstimatedCount;
 use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetTally, top_values};
 use crate::filter::{FastFieldFilter, Filters};
@@ -69,8 +70,9 @@ pub struct SearchRequest {
     /// Most values returned per facet, most frequent first.
     pub max_facet_values: usize,
     /// Whether to count facets. They are exact when counted, which means reading every match;
-    /// without them the search only counts the matches (cheaply) and can skip documents that
-    /// cannot make the page, and [`SearchResults::facets`] is empty.
+    /// without them the search can skip documents that cannot make the page (and then
+    /// estimates large totals, see [`SearchResults::estimated_total`]), and
+    /// [`SearchResults::facets`] is empty.
     pub facets: bool,
 }
 
@@ -96,8 +98,10 @@ impl SearchRequest {
 pub struct SearchResults {
     /// The requested page, best first; equal scores are ordered by ascending id.
     pub hits: Vec<SearchHit>,
-    /// How many documents match (query and filters), counted exactly on the index snapshot the
-    /// search ran on.
+    /// How many documents match (query and filters) on the index snapshot the search ran on.
+    /// Exact, except for a one-word query without facets whose page skipped matches (block-max
+    /// WAND): then exact up to [`EXACT_MATCHES_PER_SEGMENT`](crate::EXACT_MATCHES_PER_SEGMENT)
+    /// matches per index segment and estimated beyond (within a few percent).
     pub estimated_total: u64,
     /// Counts over all matching documents, not only this page (empty when the request asked
     /// for no facets).
@@ -207,7 +211,7 @@ pub(crate) fn execute(
             let facets = FacetCollector::new(context.columns, filters.fast.as_ref());
             searcher.search(&*page_query, &facets)?
         } else {
-            FacetTally::count_only(searcher.search(&*query, &Count)?)
+            FacetTally::count_only(searcher.search(&*query, &EstimatedCount)?)
         };
         (top_docs, tally)
     } else if request.facets {
@@ -215,7 +219,7 @@ pub(crate) fn execute(
         searcher.search(&*query, &(page.order_by(ranker), facets))?
     } else {
         let (top_docs, matched) = searcher.search(&*query, &(page.order_by(ranker), Count))?;
-        (top_docs, FacetTally::count_only(matched))
+        (top_docs, FacetTally::count_only(matched as u64))
     };
 
     let snippets = (!parsed.matches_all)

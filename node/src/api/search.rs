@@ -76,7 +76,8 @@ pub struct SearchFacets {
 pub struct SearchResponse {
     /// Best first; equal scores by id.
     pub hits: Vec<SearchHitResponse>,
-    /// How many artifacts match.
+    /// How many artifacts match: exact, except for a one-word query with `facets=false`,
+    /// exact up to 10,000 matches per index segment and estimated (within a few percent) beyond.
     pub estimated_total: u64,
     /// Counts by kind and dimension over all matches (empty with `facets=false`).
     pub facets: SearchFacets,

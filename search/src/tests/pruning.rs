@@ -114,3 +114,41 @@ fn phrases_and_several_words_without_facets_match_with_facets() {
         );
     }
 }
+
+/// Past [`EXACT_MATCHES_PER_SEGMENT`](crate::EXACT_MATCHES_PER_SEGMENT) matches in a segment, a
+/// pruned one-word search estimates its total; the page is the same, and facets (which read
+/// every match) keep the count exact.
+#[test]
+fn large_totals_without_facets_are_estimated_closely() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut t = TestIndex::new();
+    t.add(
+        (1..=50_000u128)
+            .map(|n| {
+                let body = if rng.random_bool(0.6) {
+                    "garden plot"
+                } else {
+                    "other words"
+                };
+                doc(n, "Notes", body)
+            })
+            .collect(),
+    );
+    let request = SearchRequest::new("garden", Access::All);
+    let exact = t.search(&request);
+    assert!(exact.estimated_total > 25_000);
+    let estimated = t.search(&SearchRequest {
+        facets: false,
+        ..request
+    });
+    assert_eq!(estimated.hits, exact.hits);
+    let error = estimated.estimated_total.abs_diff(exact.estimated_total) as f64
+        / exact.estimated_total as f64;
+    assert!(
+        error < 0.03,
+        "{} vs {}",
+        estimated.estimated_total,
+        exact.estimated_total
+    );
+}
