@@ -25,6 +25,11 @@ pub(crate) struct SegmentColumns {
     pub kind: Option<StrColumn>,
     /// Dimension names.
     pub dimension: Option<StrColumn>,
+    /// The kind of each ordinal of the `kind` column, decoded once (facets name their counts
+    /// with them; the dictionary's blocks are compressed).
+    pub kind_names: Vec<String>,
+    /// The name of each ordinal of the `dimension` column, decoded once.
+    pub dimension_names: Vec<String>,
     /// Documents in the segment, deleted ones included.
     max_doc: DocId,
     /// Kind and dimension ordinals as plain arrays, built on first use (see
@@ -106,15 +111,19 @@ impl FacetOrdinals {
 impl SegmentColumns {
     fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
         let fast = segment.fast_fields();
+        let kind = fast.str(KIND)?;
+        let dimension = fast.str(DIMENSION)?;
         Ok(Self {
+            kind_names: term_names(kind.as_ref())?,
+            dimension_names: term_names(dimension.as_ref())?,
             max_doc: segment.max_doc(),
             id_hi: fast.u64(ID_HI)?.first_or_default_col(0),
             id_lo: fast.u64(ID_LO)?.first_or_default_col(0),
             dimension_keys: fast.u64(DIMENSION_KEY)?,
             public: fast.bool(PUBLIC)?,
             convergence: fast.str(CONVERGENCE)?,
-            kind: fast.str(KIND)?,
-            dimension: fast.str(DIMENSION)?,
+            kind,
+            dimension,
             facet_ordinals: OnceLock::new(),
         })
     }
@@ -130,6 +139,21 @@ impl SegmentColumns {
             )
         })
     }
+}
+
+/// Every term of a string column's dictionary, by ordinal.
+fn term_names(column: Option<&StrColumn>) -> std::io::Result<Vec<String>> {
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let ordinals: Vec<u64> = (0..column.num_terms() as u64).collect();
+    let mut names = Vec::with_capacity(ordinals.len());
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(&ordinals, |bytes| {
+            names.push(String::from_utf8_lossy(bytes).into_owned());
+        })?;
+    Ok(names)
 }
 
 /// Opened columns by segment. Opening a column reads and decodes its headers and dictionary,

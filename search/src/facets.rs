@@ -2,15 +2,13 @@
 //!
 //! Counting reads each segment's kind and dimension term ordinals from plain arrays decoded
 //! once per segment ([`FacetOrdinals`]) into dense per-ordinal counters; ordinals become names
-//! once per segment, in one pass over the column's dictionary. The collector needs no scores,
+//! through the segment's names decoded with its columns. The collector needs no scores,
 //! so tantivy hands it the matches in blocks without computing BM25.
 
 use std::collections::HashMap;
-use std::io;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::StrColumn;
 use tantivy::query::doc_predicate_query::SegmentDocPredicate;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
@@ -100,24 +98,14 @@ impl FacetSegmentCollector {
     }
 }
 
-/// The counted values of `column` by name, resolved in one pass over its dictionary.
-fn resolve(column: Option<&StrColumn>, counts: &[u32]) -> io::Result<HashMap<String, u64>> {
-    let Some(column) = column else {
-        return Ok(HashMap::new());
-    };
-    let (ordinals, counts): (Vec<u64>, Vec<u64>) = counts
+/// The counted values by name (`names` by ordinal).
+fn resolve(names: &[String], counts: &[u32]) -> HashMap<String, u64> {
+    names
         .iter()
-        .enumerate()
+        .zip(counts)
         .filter(|(_, count)| **count > 0)
-        .map(|(ordinal, count)| (ordinal as u64, u64::from(*count)))
-        .unzip();
-    let mut names = Vec::with_capacity(ordinals.len());
-    column
-        .dictionary()
-        .sorted_ords_to_term_cb(&ordinals, |bytes| {
-            names.push(String::from_utf8_lossy(bytes).into_owned());
-        })?;
-    Ok(names.into_iter().zip(counts).collect())
+        .map(|(name, count)| (name.clone(), u64::from(*count)))
+        .collect()
 }
 
 impl Collector for FacetCollector<'_> {
@@ -149,13 +137,9 @@ impl Collector for FacetCollector<'_> {
         false
     }
 
-    fn merge_fruits(
-        &self,
-        segment_fruits: Vec<io::Result<FacetTally>>,
-    ) -> tantivy::Result<FacetTally> {
+    fn merge_fruits(&self, segment_fruits: Vec<FacetTally>) -> tantivy::Result<FacetTally> {
         let mut total = FacetTally::default();
         for fruit in segment_fruits {
-            let fruit = fruit?;
             total.matched += fruit.matched;
             for (value, count) in fruit.kind {
                 *total.kind.entry(value).or_default() += count;
@@ -169,7 +153,7 @@ impl Collector for FacetCollector<'_> {
 }
 
 impl SegmentCollector for FacetSegmentCollector {
-    type Fruit = io::Result<FacetTally>;
+    type Fruit = FacetTally;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.count(doc);
@@ -181,12 +165,12 @@ impl SegmentCollector for FacetSegmentCollector {
         }
     }
 
-    fn harvest(self) -> io::Result<FacetTally> {
-        Ok(FacetTally {
+    fn harvest(self) -> FacetTally {
+        FacetTally {
             matched: self.matched,
-            kind: resolve(self.columns.kind.as_ref(), &self.kind)?,
-            dimension: resolve(self.columns.dimension.as_ref(), &self.dimension)?,
-        })
+            kind: resolve(&self.columns.kind_names, &self.kind),
+            dimension: resolve(&self.columns.dimension_names, &self.dimension),
+        }
     }
 }
 
