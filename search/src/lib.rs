@@ -91,14 +91,24 @@
 //! ([`SearchRequest::facets`]).
 //!
 //! How a search runs: exact facets and the exact match count need every match, but the page
-//! does not. For a query of one word (and no convergence or dimension filter), or any query
-//! without facets, the page is found first with block-max WAND over the word's postings in
-//! title and body (blocks whose best possible score cannot enter the page are skipped), access
-//! and kinds checked on those candidates only; then the matches are counted, and facets
-//! tallied, in a second pass that computes no scores. Other queries (several words, phrases,
-//! filters by terms) visit every match anyway, so one scoring pass collects the page and the
-//! facets together. Facets are counted from kind and dimension ordinals decoded once per
-//! segment into plain arrays, when a reload publishes the segment (a tantivy warmer).
+//! does not. For a query of one word or one two-word phrase (one word pair, see below), without
+//! a convergence or dimension filter, the page is found first with block-max WAND over the
+//! term's postings in title and body (blocks whose best possible score cannot enter the page
+//! are skipped), access and kinds checked on those candidates only; then the facets are
+//! tallied in a second pass that computes no scores, or, without facets, the matches are
+//! counted: exactly up to [`EXACT_MATCHES_PER_SEGMENT`] per index segment, estimated beyond.
+//! Other queries (several words, longer phrases, filters by terms) visit every match anyway, so
+//! one scoring pass collects the page with the facets or with the exact count. Facets are
+//! counted from kind and dimension ordinals decoded once per segment into plain arrays, when a
+//! reload publishes the segment (a tantivy warmer).
+//!
+//! ## Phrases and snippets
+//!
+//! With [`IndexSettings::phrase_pairs`] (the default) the title and body are also indexed as
+//! pairs of adjacent words, so that a phrase is searched as one pair term (two words) or a
+//! phrase of pairs, instead of reading the positions of every document holding all its words.
+//! Snippets analyze each hit's text like the index, stems looked up in a bounded memo shared
+//! by the index's searches.
 //!
 //! ## Dimension weights
 //!
