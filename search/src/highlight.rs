@@ -14,13 +14,12 @@ use tantivy::query::Query;
 use tantivy::schema::Field;
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
 use tantivy::tokenizer::{
-    Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
-    Token, TokenFilter, TokenStream, Tokenizer,
+    Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::{Score, Searcher, Term};
 
 use crate::error::Result;
-use crate::schema::{Fields, MAX_TOKEN_BYTES};
+use crate::schema::{Fields, lowercase_words};
 
 /// Longest snippet, in characters (before HTML escaping and highlighting tags).
 const SNIPPET_CHARS: usize = 200;
@@ -93,11 +92,7 @@ fn word_weights(
 /// The index's text analysis for snippets: the same words and stems as
 /// [`text_analyzer`](crate::schema::text_analyzer), the stems remembered across searches.
 pub(crate) fn snippet_analyzer(language: Language) -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
-        .filter(MemoStemmer::new(language))
-        .build()
+    lowercase_words().filter(MemoStemmer::new(language)).build()
 }
 
 /// Token filter that stems like tantivy's [`Stemmer`], remembering the stems of the words it

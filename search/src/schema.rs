@@ -31,6 +31,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+    TextAnalyzerBuilder, Tokenizer,
 };
 use tantivy::{TantivyDocument, Term};
 use uuid::Uuid;
@@ -59,7 +60,7 @@ pub(crate) const CREATED_AT: &str = "created_at";
 pub(crate) const UPDATED_AT: &str = "updated_at";
 
 /// Tokens longer than this many bytes are dropped (base64 blobs, URLs without separators).
-pub(crate) const MAX_TOKEN_BYTES: usize = 40;
+const MAX_TOKEN_BYTES: usize = 40;
 
 /// Quantisation steps of a dimension weight in `dimension_key`.
 const WEIGHT_STEPS: f64 = 10_000.0;
@@ -98,20 +99,21 @@ pub(crate) fn pair_analyzer_name(language: Language) -> String {
     format!("{}_pairs", analyzer_name(language))
 }
 
-/// Simple tokenizer, long-token removal, lower-casing, stemming.
-pub(crate) fn text_analyzer(language: Language) -> TextAnalyzer {
+/// Simple tokenizer, long-token removal, lower-casing: the words every analyzer stems.
+pub(crate) fn lowercase_words() -> TextAnalyzerBuilder<impl Tokenizer> {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
-        .filter(Stemmer::new(language))
-        .build()
+}
+
+/// [`lowercase_words`], stemmed.
+pub(crate) fn text_analyzer(language: Language) -> TextAnalyzer {
+    lowercase_words().filter(Stemmer::new(language)).build()
 }
 
 /// [`text_analyzer`]'s words, as pairs of adjacent words.
 pub(crate) fn pair_analyzer(language: Language) -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
+    lowercase_words()
         .filter(Stemmer::new(language))
         .filter(WordPairs)
         .build()
