@@ -71,8 +71,8 @@ pub(crate) struct ParsedQuery {
     /// ranks every document equally.
     pub matches_all: bool,
     /// The query is one word (no prefix or typo variants) or one two-word phrase (a word
-    /// pair), searched in title and body: a union of term queries, whose top hits tantivy finds with block-max WAND, skipping
-    /// blocks of documents that cannot make the page.
+    /// pair), searched in title and body: a union of term queries, whose top hits tantivy
+    /// finds with block-max WAND, skipping blocks of documents that cannot make the page.
     pub term_union: bool,
 }
 
