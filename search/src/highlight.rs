@@ -1,10 +1,10 @@
 //! Snippets: the best fragment of a hit's text, matched words highlighted.
 //!
 //! tantivy's snippet generator analyzes the text of every hit to find the query's words in
-//! it. Stemming is most of that cost (about a microsecond per word, most of a search's time
-//! when twenty hits have bodies of a few hundred words), and the same words come back in hit
-//! after hit and query after query. So snippets are analyzed like the index but with stems
-//! looked up in a bounded memo shared by the index's searches ([`MemoStemmer`]).
+//! it: with twenty hits of a few hundred words, thousands of words per search, and running the
+//! Snowball stemmer on each was a large share of a search's time, though the same words come
+//! back in hit after hit and query after query. So snippets are analyzed like the index but
+//! with stems looked up in a bounded memo shared by the index's searches ([`MemoStemmer`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
