@@ -45,14 +45,10 @@ pub(crate) struct SegmentColumns {
 pub(crate) struct FacetOrdinals {
     /// Kind ordinal by document; [`NO_ORDINAL`] when the document has none.
     pub kind: Vec<u32>,
-    /// Number of kind terms in the segment's dictionary.
-    pub kind_terms: usize,
     /// The dimension ordinals of document `d` are `dimension[dimension_start[d]..dimension_start[d + 1]]`.
     pub dimension_start: Vec<u32>,
     /// Dimension ordinals, document after document.
     pub dimension: Vec<u32>,
-    /// Number of dimension terms in the segment's dictionary.
-    pub dimension_terms: usize,
     /// Whether each document is public (access checks read it for every candidate).
     pub public: Vec<bool>,
 }
@@ -97,10 +93,8 @@ impl FacetOrdinals {
         }
         Self {
             kind: kind_ordinals,
-            kind_terms: kind.map_or(0, |column| column.num_terms()),
             dimension_start,
             dimension: dimension_ordinals,
-            dimension_terms: dimension.map_or(0, |column| column.num_terms()),
             public: (0..max_doc)
                 .map(|doc| public.first(doc) == Some(true))
                 .collect(),

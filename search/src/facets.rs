@@ -118,8 +118,8 @@ impl Collector for FacetCollector<'_> {
         segment: &SegmentReader,
     ) -> tantivy::Result<FacetSegmentCollector> {
         let columns = self.columns.get(segment)?;
-        let ordinals = columns.facet_ordinals();
-        let (kind_terms, dimension_terms) = (ordinals.kind_terms, ordinals.dimension_terms);
+        let (kind_terms, dimension_terms) =
+            (columns.kind_names.len(), columns.dimension_names.len());
         let filter = self
             .filter
             .map(|filter| filter.for_segment(segment))
