@@ -12,9 +12,10 @@
 //! Pairs join words that are adjacent after analysis (positions `p`, `p + 1`): a token dropped
 //! by the analyzer (an over-long one) breaks the pair, as it does for a phrase query.
 
-use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::Term;
+use tantivy::query::{EnableScoring, PhraseQuery, Query, TermQuery, Weight};
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::{Token, TokenFilter, TokenStream, Tokenizer};
-use tantivy::{Term, schema::Field};
 
 /// Separates the two words of a pair token. The tokenizer splits on non-alphanumerics, so no
 /// word contains it.
@@ -23,10 +24,15 @@ const PAIR_SEPARATOR: char = ' ';
 /// The token of two adjacent words.
 pub(crate) fn pair_text(first: &str, second: &str) -> String {
     let mut text = String::with_capacity(first.len() + second.len() + 1);
+    push_pair(&mut text, first, second);
+    text
+}
+
+/// Appends the token of two adjacent words to `text`.
+fn push_pair(text: &mut String, first: &str, second: &str) {
     text.push_str(first);
     text.push(PAIR_SEPARATOR);
     text.push_str(second);
-    text
 }
 
 /// Token filter that turns a stream of words into the stream of their adjacent pairs, each at
@@ -60,10 +66,11 @@ impl<T: Tokenizer> Tokenizer for WordPairsFilter<T> {
     }
 }
 
-/// The pairs of a word stream.
+/// The pairs of a word stream. Called for every word indexed, so the previous word and the
+/// pair reuse their buffers instead of allocating per word.
 pub(crate) struct WordPairsStream<S> {
     words: S,
-    /// The last word read.
+    /// The last word read, when there is one.
     previous: Option<Token>,
     /// The current pair.
     pair: Token,
@@ -73,22 +80,25 @@ impl<S: TokenStream> TokenStream for WordPairsStream<S> {
     fn advance(&mut self) -> bool {
         while self.words.advance() {
             let word = self.words.token();
-            let adjacent = self
-                .previous
-                .as_ref()
-                .filter(|previous| previous.position + 1 == word.position);
-            if let Some(previous) = adjacent {
-                self.pair = Token {
-                    offset_from: previous.offset_from,
-                    offset_to: word.offset_to,
-                    position: previous.position,
-                    text: pair_text(&previous.text, &word.text),
-                    position_length: 1,
-                };
-                self.previous = Some(word.clone());
+            let paired = match &self.previous {
+                Some(previous) if previous.position + 1 == word.position => {
+                    self.pair.offset_from = previous.offset_from;
+                    self.pair.offset_to = word.offset_to;
+                    self.pair.position = previous.position;
+                    self.pair.position_length = 1;
+                    self.pair.text.clear();
+                    push_pair(&mut self.pair.text, &previous.text, &word.text);
+                    true
+                }
+                _ => false,
+            };
+            match &mut self.previous {
+                Some(previous) => previous.clone_from(word),
+                None => self.previous = Some(word.clone()),
+            }
+            if paired {
                 return true;
             }
-            self.previous = Some(word.clone());
         }
         false
     }
@@ -122,11 +132,8 @@ impl PairPhrase {
             .map(|pair| Term::from_field_text(pair_field, &pair_text(&pair[0], &pair[1])))
             .collect();
         let pairs: Box<dyn Query> = match pairs.as_slice() {
-            [pair] => Box::new(tantivy::query::TermQuery::new(
-                pair.clone(),
-                tantivy::schema::IndexRecordOption::WithFreqs,
-            )),
-            _ => Box::new(tantivy::query::PhraseQuery::new(pairs)),
+            [pair] => Box::new(TermQuery::new(pair.clone(), IndexRecordOption::WithFreqs)),
+            _ => Box::new(PhraseQuery::new(pairs)),
         };
         Self {
             pairs,
