@@ -266,6 +266,9 @@ async fn replays_stale_updates_and_late_updates_after_delete_change_nothing() {
     let doomed = origin
         .artifact("ideas", json!({"kind": "idea", "title": "Doomed"}))
         .await;
+    // The origin announces an object deleted before its change is processed by its `Delete`
+    // alone: let both creations reach the follower first, so that four announces exist to replay.
+    wait_for_titles(&follower, &mirror, &["Doomed", "Kept v1"]).await;
     origin
         .patch(
             &format!("/api/v1/artifacts/{kept}"),
@@ -278,8 +281,7 @@ async fn replays_stale_updates_and_late_updates_after_delete_change_nothing() {
         .await
         .expect(204);
     wait_for_titles(&follower, &mirror, &["Kept v2"]).await;
-    // With several deliveries in flight the update can land before "Doomed" does: measure only
-    // once all four announces are queued and delivered.
+    // Measure only once all four announces are queued and delivered.
     eventually("the origin to queue its four announces", || async {
         let queued = origin
             .count("federation_activities WHERE payload->>'type' = 'Announce'")
