@@ -154,6 +154,7 @@ mod filter;
 mod highlight;
 mod index;
 mod layout;
+mod lazy_union;
 mod pairs;
 mod query;
 mod schema;

@@ -18,6 +18,7 @@ use tantivy::{Searcher, Term};
 
 use crate::error::{Error, Result};
 use crate::exclusion::ForwardOnly;
+use crate::lazy_union::LazyUnion;
 use crate::pairs::PairPhrase;
 use crate::schema::{BODY, Fields, TITLE};
 
@@ -61,6 +62,11 @@ pub(crate) struct QueryBuilder<'a> {
     negated: usize,
     /// Words and two-word phrases searched as single terms (no prefix, no typo variants).
     plain_words: usize,
+    /// The request also filters by terms (convergence, dimensions).
+    term_filters: bool,
+    /// A word's fields are united by a [`LazyUnion`]: the query is intersected (with other
+    /// words or with term filters) rather than read whole.
+    lazy_unions: bool,
 }
 
 /// A parsed user query.
@@ -94,7 +100,16 @@ impl<'a> QueryBuilder<'a> {
             positive: 0,
             plain_words: 0,
             negated: 0,
+            term_filters: false,
+            lazy_unions: false,
         }
+    }
+
+    /// Tells the builder that the query will be intersected with term filters (convergence,
+    /// dimensions), which favours [`LazyUnion`]s even for a lone word.
+    pub fn with_term_filters(mut self, term_filters: bool) -> Self {
+        self.term_filters = term_filters;
+        self
     }
 
     /// Parses query text. Blank text matches every document.
@@ -125,6 +140,7 @@ impl<'a> QueryBuilder<'a> {
             }
             UserInputAst::Boost(..) => false,
         };
+        self.lazy_unions = !single_leaf || self.term_filters;
         match self.convert(ast)? {
             Some(query) => Ok(ParsedQuery {
                 matches_all: self.positive == 0,
@@ -298,6 +314,10 @@ impl<'a> QueryBuilder<'a> {
         }
         Ok(Some(if per_field.len() == 1 {
             per_field.remove(0).1
+        } else if self.lazy_unions {
+            Box::new(LazyUnion(
+                per_field.into_iter().map(|(_, query)| query).collect(),
+            ))
         } else {
             Box::new(BooleanQuery::new(per_field))
         }))

@@ -173,14 +173,15 @@ pub(crate) fn execute(
         });
     }
     let fields = context.fields;
+    let filters = Filters::of(fields, context.columns, request);
     let parsed = QueryBuilder::new(
         fields,
         searcher,
         context.analyzer.clone(),
         context.typo_tolerance,
     )
+    .with_term_filters(!filters.terms.is_empty())
     .parse(&request.query)?;
-    let filters = Filters::of(fields, context.columns, request);
     let query = filtered(&*parsed.query, filters.clauses());
     let mut dimension_hashes: Vec<u64> = request
         .dimensions
