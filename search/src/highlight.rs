@@ -1,25 +1,27 @@
-//! Snippets: the best fragment of a hit's text, matched words highlighted.
+//! Snippets: an excerpt of each hit with the query's words highlighted.
 //!
-//! tantivy's snippet generator analyzes the text of every hit to find the query's words in
-//! it: with twenty hits of a few hundred words, thousands of words per search, and running the
-//! Snowball stemmer on each was a large share of a search's time, though the same words come
-//! back in hit after hit and query after query. So snippets are analyzed like the index but
-//! with stems looked up in a bounded memo shared by the index's searches ([`MemoStemmer`]).
+//! tantivy's snippet generator finds the query's words in a text by analyzing it as the index
+//! did, stems included: with twenty hits of a hundred words or more, thousands of words per
+//! search to stem (or look up in a memo of stems, where cache misses cost as much). The index
+//! already knows where those words are: the positions of the query's terms in each hit, read
+//! from their postings (a few postings per search, one seek per hit). So a hit's text is only
+//! split into words ([`words`], which numbers them as the index's analyzer does), and
+//! each word whose position the postings list takes the text of its term; the others take an
+//! empty text, which matches nothing. The highlighted words are exactly those whose analyzed
+//! form is a query term, as with the full analysis.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt};
+use tantivy::postings::Postings;
 use tantivy::query::Query;
-use tantivy::schema::Field;
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
-use tantivy::tokenizer::{
-    Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
-};
-use tantivy::{Score, Searcher, Term};
+use tantivy::tokenizer::{Token, TokenFilter, TokenStream, Tokenizer};
+use tantivy::{DocAddress, DocSet, Score, Searcher, Term};
 
 use crate::error::Result;
-use crate::schema::{Fields, lowercase_words};
+use crate::schema::{Fields, words};
 
 /// Longest snippet, in characters (before HTML escaping and highlighting tags).
 const SNIPPET_CHARS: usize = 200;
@@ -28,162 +30,197 @@ const SNIPPET_CHARS: usize = 200;
 /// cost more than its search.
 const SNIPPET_SOURCE_BYTES: usize = 20_000;
 
-/// Most words remembered by a [`MemoStemmer`]; when full it starts again (a node's vocabulary of
-/// common words fits many times over).
-const MEMO_WORDS: usize = 100_000;
-
-/// The snippet generators of one search: body first, title when the body has no match.
+/// The query's words of one search: body first, title when the body has no match.
 pub(crate) struct Snippets {
-    body: SnippetGenerator,
-    title: SnippetGenerator,
+    body: FieldWords,
+    title: FieldWords,
+}
+
+/// Where the query's words are in one hit: `(position, word)` pairs sorted by position, per
+/// field.
+pub(crate) struct HitWords {
+    body: Arc<[(u32, u32)]>,
+    title: Arc<[(u32, u32)]>,
 }
 
 impl Snippets {
-    /// Generators for the words of `query`, analyzing hits' text with `analyzer` (see
-    /// [`snippet_analyzer`]).
-    pub fn new(
-        searcher: &Searcher,
-        query: &dyn Query,
-        fields: &Fields,
-        analyzer: &TextAnalyzer,
-    ) -> Result<Self> {
-        let generator = |field| -> Result<SnippetGenerator> {
-            Ok(SnippetGenerator::new(
-                word_weights(searcher, query, field)?,
-                analyzer.clone(),
-                field,
-                SNIPPET_CHARS,
-            ))
-        };
+    /// The words of `query` in the body and title fields.
+    pub fn new(searcher: &Searcher, query: &dyn Query, fields: &Fields) -> Result<Self> {
         Ok(Self {
-            body: generator(fields.body)?,
-            title: generator(fields.title)?,
+            body: FieldWords::new(searcher, query, fields.body)?,
+            title: FieldWords::new(searcher, query, fields.title)?,
         })
     }
+
+    /// Where the query's words are in each of `hits` (in the same order).
+    pub fn locate(&self, searcher: &Searcher, hits: &[DocAddress]) -> Result<Vec<HitWords>> {
+        let body = self.body.locate(searcher, hits)?;
+        let title = self.title.locate(searcher, hits)?;
+        Ok(body
+            .into_iter()
+            .zip(title)
+            .map(|(body, title)| HitWords {
+                body: body.into(),
+                title: title.into(),
+            })
+            .collect())
+    }
 }
 
-/// The query's words in `field` that occur in the index, each weighted `1 / (1 + document
-/// frequency)` so that rarer words choose the fragment (as tantivy's own generator does).
-fn word_weights(
-    searcher: &Searcher,
-    query: &dyn Query,
+/// The query's words in one field that occur in the index.
+struct FieldWords {
     field: Field,
-) -> Result<BTreeMap<String, Score>> {
-    let mut terms: BTreeSet<&Term> = BTreeSet::new();
-    query.query_terms(&mut |term, _| {
-        if term.field() == field {
-            terms.insert(term);
+    /// The words' terms; a word is known by its index here.
+    terms: Vec<Term>,
+    /// The words' texts, by the same index.
+    words: Arc<[String]>,
+    /// Each word's text, weighted `1 / (1 + document frequency)` so that rarer words choose
+    /// the fragment (as tantivy's own generator does).
+    weights: BTreeMap<String, Score>,
+}
+
+impl FieldWords {
+    fn new(searcher: &Searcher, query: &dyn Query, field: Field) -> Result<Self> {
+        let mut candidates: BTreeSet<&Term> = BTreeSet::new();
+        query.query_terms(&mut |term, _| {
+            if term.field() == field {
+                candidates.insert(term);
+            }
+        });
+        let (mut terms, mut words, mut weights) = (Vec::new(), Vec::new(), BTreeMap::new());
+        for term in candidates {
+            let value = term.value();
+            let Some(word) = value.as_str().filter(|word| !word.is_empty()) else {
+                continue;
+            };
+            let documents = searcher.doc_freq(term)?;
+            if documents > 0 {
+                weights.insert(word.to_owned(), 1.0 / (1.0 + documents as Score));
+                words.push(word.to_owned());
+                terms.push(term.clone());
+            }
         }
-    });
-    let mut weights = BTreeMap::new();
-    for term in terms {
-        let value = term.value();
-        let Some(word) = value.as_str() else {
-            continue;
-        };
-        let documents = searcher.doc_freq(term)?;
-        if documents > 0 {
-            weights.insert(word.to_owned(), 1.0 / (1.0 + documents as Score));
-        }
+        Ok(Self {
+            field,
+            terms,
+            words: words.into(),
+            weights,
+        })
     }
-    Ok(weights)
+
+    /// The `(position, word)` pairs of each hit, sorted; the hits of a segment are visited in
+    /// document order, so each word's postings are read once per segment.
+    fn locate(&self, searcher: &Searcher, hits: &[DocAddress]) -> Result<Vec<Vec<(u32, u32)>>> {
+        let mut located = vec![Vec::new(); hits.len()];
+        if self.terms.is_empty() {
+            return Ok(located);
+        }
+        let mut order: Vec<usize> = (0..hits.len()).collect();
+        order.sort_unstable_by_key(|&hit| (hits[hit].segment_ord, hits[hit].doc_id));
+        let mut positions = Vec::new();
+        for segment_hits in order.chunk_by(|a, b| hits[*a].segment_ord == hits[*b].segment_ord) {
+            let segment = searcher.segment_reader(hits[segment_hits[0]].segment_ord);
+            let index = segment.inverted_index(self.field)?;
+            for (word, term) in (0u32..).zip(&self.terms) {
+                let Some(mut postings) = index
+                    .read_postings(term, IndexRecordOption::WithFreqsAndPositions)
+                    .map_err(tantivy::TantivyError::from)?
+                else {
+                    continue;
+                };
+                for &hit in segment_hits {
+                    let doc = hits[hit].doc_id;
+                    if postings.doc() < doc {
+                        postings.seek(doc);
+                    }
+                    if postings.doc() == doc {
+                        postings.positions(&mut positions);
+                        located[hit].extend(positions.iter().map(|&position| (position, word)));
+                    }
+                }
+            }
+        }
+        for words in &mut located {
+            words.sort_unstable();
+        }
+        Ok(located)
+    }
+
+    /// The fragment of `text` (this field of a hit whose words are at `located`) that shows
+    /// the most, and the rarest, of the words; empty when none is in it.
+    fn snippet(&self, text: &str, located: &Arc<[(u32, u32)]>) -> Snippet {
+        if located.is_empty() {
+            return Snippet::empty();
+        }
+        let marks = LocatedWords {
+            located: Arc::clone(located),
+            words: Arc::clone(&self.words),
+        };
+        let analyzer = words().filter(marks).build();
+        SnippetGenerator::new(self.weights.clone(), analyzer, self.field, SNIPPET_CHARS)
+            .snippet(text)
+    }
 }
 
-/// The index's text analysis for snippets: the same words and stems as
-/// [`text_analyzer`](crate::schema::text_analyzer), the stems remembered across searches.
-pub(crate) fn snippet_analyzer(language: Language) -> TextAnalyzer {
-    lowercase_words().filter(MemoStemmer::new(language)).build()
-}
-
-/// Token filter that stems like tantivy's [`Stemmer`], remembering the stems of the words it
-/// has seen (clones share the memo).
+/// Token filter giving each word the text of the query word located at its position, and
+/// every other word an empty text.
 #[derive(Clone)]
-pub(crate) struct MemoStemmer {
-    memo: Arc<Mutex<StemMemo>>,
+struct LocatedWords {
+    located: Arc<[(u32, u32)]>,
+    /// Word texts by index.
+    words: Arc<[String]>,
 }
 
-struct StemMemo {
-    stems: HashMap<String, String>,
-    /// Stems one whole word.
-    stemmer: TextAnalyzer,
-}
+impl TokenFilter for LocatedWords {
+    type Tokenizer<T: Tokenizer> = LocatedWordsFilter<T>;
 
-impl MemoStemmer {
-    /// An empty memo for `language`.
-    pub fn new(language: Language) -> Self {
-        Self {
-            memo: Arc::new(Mutex::new(StemMemo {
-                stems: HashMap::new(),
-                stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                    .filter(Stemmer::new(language))
-                    .build(),
-            })),
-        }
-    }
-
-    /// Replaces `word` by its stem.
-    fn stem(&self, word: &mut String) {
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(stem) = memo.stems.get(word.as_str()) {
-            word.clone_from(stem);
-            return;
-        }
-        let mut stream = memo.stemmer.token_stream(word.as_str());
-        let stem = if stream.advance() {
-            stream.token().text.clone()
-        } else {
-            word.clone()
-        };
-        drop(stream);
-        if memo.stems.len() >= MEMO_WORDS {
-            memo.stems.clear();
-        }
-        memo.stems
-            .insert(std::mem::replace(word, stem.clone()), stem);
-    }
-}
-
-impl TokenFilter for MemoStemmer {
-    type Tokenizer<T: Tokenizer> = MemoStemmerFilter<T>;
-
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> MemoStemmerFilter<T> {
-        MemoStemmerFilter {
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> LocatedWordsFilter<T> {
+        LocatedWordsFilter {
             tokenizer,
-            stemmer: self,
+            marks: self,
         }
     }
 }
 
-/// A tokenizer followed by [`MemoStemmer`].
+/// A tokenizer followed by [`LocatedWords`].
 #[derive(Clone)]
-pub(crate) struct MemoStemmerFilter<T> {
+struct LocatedWordsFilter<T> {
     tokenizer: T,
-    stemmer: MemoStemmer,
+    marks: LocatedWords,
 }
 
-impl<T: Tokenizer> Tokenizer for MemoStemmerFilter<T> {
-    type TokenStream<'a> = MemoStemmerStream<'a, T::TokenStream<'a>>;
+impl<T: Tokenizer> Tokenizer for LocatedWordsFilter<T> {
+    type TokenStream<'a> = LocatedWordsStream<'a, T::TokenStream<'a>>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        MemoStemmerStream {
+        LocatedWordsStream {
             words: self.tokenizer.token_stream(text),
-            stemmer: &self.stemmer,
+            marks: &self.marks,
         }
     }
 }
 
-/// The stemmed words of a stream.
-pub(crate) struct MemoStemmerStream<'a, S> {
+/// The words of a stream, renamed by [`LocatedWords`].
+struct LocatedWordsStream<'a, S> {
     words: S,
-    stemmer: &'a MemoStemmer,
+    marks: &'a LocatedWords,
 }
 
-impl<S: TokenStream> TokenStream for MemoStemmerStream<'_, S> {
+impl<S: TokenStream> TokenStream for LocatedWordsStream<'_, S> {
     fn advance(&mut self) -> bool {
         if !self.words.advance() {
             return false;
         }
-        self.stemmer.stem(&mut self.words.token_mut().text);
+        let token = self.words.token_mut();
+        token.text.clear();
+        let position = u32::try_from(token.position).unwrap_or(u32::MAX);
+        let located = &self.marks.located;
+        if let Ok(at) = located.binary_search_by_key(&position, |&(position, _)| position) {
+            let word = located[at].1 as usize;
+            if let Some(text) = self.marks.words.get(word) {
+                token.text.push_str(text);
+            }
+        }
         true
     }
 
@@ -196,19 +233,16 @@ impl<S: TokenStream> TokenStream for MemoStemmerStream<'_, S> {
     }
 }
 
-/// The snippet of a hit: highlighted body, else highlighted title, else the start of the body.
-pub(crate) fn snippet(snippets: Option<&Snippets>, title: &str, body: &str) -> String {
-    if let Some(Snippets {
-        body: body_generator,
-        title: title_generator,
-    }) = snippets
-    {
+/// The snippet of a hit whose words are at `located`: highlighted body, else highlighted
+/// title, else the start of the body.
+pub(crate) fn snippet(snippets: Option<(&Snippets, &HitWords)>, title: &str, body: &str) -> String {
+    if let Some((snippets, located)) = snippets {
         let source = prefix(body, SNIPPET_SOURCE_BYTES);
-        let from_body = body_generator.snippet(source);
+        let from_body = snippets.body.snippet(source, &located.body);
         if !from_body.is_empty() {
             return render(source, &from_body);
         }
-        let from_title = title_generator.snippet(title);
+        let from_title = snippets.title.snippet(title, &located.title);
         if !from_title.is_empty() {
             return render(title, &from_title);
         }
@@ -300,7 +334,146 @@ fn escape_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use rand::{Rng, SeedableRng};
+    use tantivy::collector::TopDocs;
+    use tantivy::tokenizer::Language;
+    use tantivy::{Index, TantivyDocument};
+
     use super::*;
+    use crate::query::QueryBuilder;
+    use crate::schema::{self, build_schema};
+
+    const WORDS: [&str; 24] = [
+        "garden",
+        "gardens",
+        "Gardening",
+        "gardener",
+        "proposal",
+        "Proposals",
+        "proposed",
+        "running",
+        "runs",
+        "ran",
+        "happy",
+        "happiness",
+        "skies",
+        "sky",
+        "north",
+        "lot",
+        "lots",
+        "naïve",
+        "Café",
+        "don't",
+        "42",
+        "the",
+        "a",
+        "Ünïcödé",
+    ];
+
+    fn text(rng: &mut rand_chacha::ChaCha8Rng, max_words: usize) -> String {
+        let mut text = String::new();
+        for _ in 0..rng.random_range(1..max_words) {
+            match rng.random_range(0..40) {
+                0 => text.push_str(&"x".repeat(50)),
+                1 => text.push_str("<b>&amp;</b>"),
+                _ => text.push_str(WORDS[rng.random_range(0..WORDS.len())]),
+            }
+            text.push_str([" ", " ", ", ", ". ", "\n\n", "—"][rng.random_range(0..6)]);
+        }
+        text
+    }
+
+    /// Located words give the very snippets (fragment and highlighted ranges) that tantivy's
+    /// generator gives analyzing the whole text as the index does, stems included.
+    #[test]
+    fn located_words_give_the_snippets_of_full_analysis() {
+        let (schema, fields) = build_schema(Language::English, true);
+        let index = Index::create_in_ram(schema);
+        index.tokenizers().register(
+            &schema::analyzer_name(Language::English),
+            schema::text_analyzer(Language::English),
+        );
+        index.tokenizers().register(
+            &schema::pair_analyzer_name(Language::English),
+            schema::pair_analyzer(Language::English),
+        );
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for segment in 0..2 {
+            for _ in 0..(150 + segment * 50) {
+                let mut doc = TantivyDocument::new();
+                doc.add_text(fields.title, text(&mut rng, 8));
+                doc.add_text(fields.body, text(&mut rng, 120));
+                writer.add_document(doc).unwrap();
+            }
+            writer.commit().unwrap();
+        }
+        let searcher = index.reader().unwrap().searcher();
+        let mut compared = 0;
+        for query in [
+            "garden",
+            "proposal",
+            "gardens lots",
+            "\"north lot\"",
+            "sky",
+            "happy runs",
+            "naive",
+            "café",
+            "title:garden",
+            "run*",
+            "garden -lot",
+            "\"the gardens\"~2",
+            "42 lots",
+        ] {
+            let parsed = QueryBuilder::new(
+                &fields,
+                &searcher,
+                schema::text_analyzer(Language::English),
+                false,
+            )
+            .parse(query)
+            .unwrap();
+            let top = searcher
+                .search(&*parsed.query, &TopDocs::with_limit(50).order_by_score())
+                .unwrap();
+            let addresses: Vec<DocAddress> = top.iter().map(|(_, address)| *address).collect();
+            let snippets = Snippets::new(&searcher, &*parsed.query, &fields).unwrap();
+            let located = snippets.locate(&searcher, &addresses).unwrap();
+            for (field, words) in [
+                (fields.body, &snippets.body),
+                (fields.title, &snippets.title),
+            ] {
+                let mut reference =
+                    SnippetGenerator::create(&searcher, &*parsed.query, field).unwrap();
+                reference.set_max_num_chars(SNIPPET_CHARS);
+                for (address, hit) in addresses.iter().zip(&located) {
+                    let doc: TantivyDocument = searcher.doc(*address).unwrap();
+                    let text = schema::stored_text(&doc, field).unwrap();
+                    let hit_words = if field == fields.body {
+                        &hit.body
+                    } else {
+                        &hit.title
+                    };
+                    let expected = reference.snippet(text);
+                    let actual = words.snippet(text, hit_words);
+                    assert_eq!(
+                        actual.fragment_range(),
+                        expected.fragment_range(),
+                        "{query}"
+                    );
+                    assert_eq!(
+                        actual.highlighted(),
+                        expected.highlighted(),
+                        "{query}: {text}"
+                    );
+                    compared += usize::from(!expected.is_empty());
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
+    }
 
     #[test]
     fn excerpt_cuts_at_a_word_boundary() {

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use crate::columns::ColumnCache;
 use crate::document::SearchDocument;
 use crate::error::{Error, Result};
-use crate::highlight;
 use crate::schema::{self, Fields, ID_HI, ID_LO, TITLE, VERSION};
 use crate::search::{self, SearchContext, SearchRequest, SearchResults};
 use crate::settings::{IndexSettings, MIN_WRITER_MEMORY_BYTES};
@@ -56,8 +55,6 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
-    /// [`highlight::snippet_analyzer`], its stem memo shared by every search.
-    snippet_analyzer: TextAnalyzer,
     settings: IndexSettings,
     columns: Arc<ColumnCache>,
 }
@@ -172,7 +169,6 @@ impl SearchIndex {
                 reader,
                 fields,
                 analyzer,
-                snippet_analyzer: highlight::snippet_analyzer(settings.language),
                 settings,
                 columns,
             }),
@@ -234,7 +230,6 @@ impl SearchIndex {
         let context = SearchContext {
             fields: &self.inner.fields,
             analyzer: &self.inner.analyzer,
-            snippet_analyzer: &self.inner.snippet_analyzer,
             typo_tolerance: self.inner.settings.typo_tolerance,
             columns: &self.inner.columns,
         };

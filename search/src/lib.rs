@@ -107,8 +107,8 @@
 //! With [`IndexSettings::phrase_pairs`] (the default) the title and body are also indexed as
 //! pairs of adjacent words, so that a phrase is searched as one pair term (two words) or a
 //! phrase of pairs, instead of reading the positions of every document holding all its words.
-//! Snippets analyze each hit's text like the index, stems looked up in a bounded memo shared
-//! by the index's searches.
+//! Snippets highlight the words the postings place in each hit (their positions), so a hit's
+//! text is only split into words, not analyzed and stemmed again.
 //!
 //! ## Dimension weights
 //!

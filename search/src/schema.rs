@@ -99,11 +99,16 @@ pub(crate) fn pair_analyzer_name(language: Language) -> String {
     format!("{}_pairs", analyzer_name(language))
 }
 
-/// Simple tokenizer, long-token removal, lower-casing: the words every analyzer stems.
-pub(crate) fn lowercase_words() -> TextAnalyzerBuilder<impl Tokenizer> {
+/// Simple tokenizer and long-token removal: the words of a text, numbered by position as
+/// every analyzer numbers them.
+pub(crate) fn words() -> TextAnalyzerBuilder<impl Tokenizer> {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-        .filter(LowerCaser)
+}
+
+/// [`words`], lower-cased: the words every analyzer stems.
+pub(crate) fn lowercase_words() -> TextAnalyzerBuilder<impl Tokenizer> {
+    words().filter(LowerCaser)
 }
 
 /// [`lowercase_words`], stemmed.

@@ -151,7 +151,6 @@ pub struct FacetCount {
 pub(crate) struct SearchContext<'a> {
     pub fields: &'a Fields,
     pub analyzer: &'a TextAnalyzer,
-    pub snippet_analyzer: &'a TextAnalyzer,
     pub typo_tolerance: bool,
     pub columns: &'a Arc<ColumnCache>,
 }
@@ -224,10 +223,15 @@ pub(crate) fn execute(
     };
 
     let snippets = (!parsed.matches_all)
-        .then(|| Snippets::new(searcher, &*parsed.query, fields, context.snippet_analyzer))
+        .then(|| Snippets::new(searcher, &*parsed.query, fields))
         .transpose()?;
+    let addresses: Vec<DocAddress> = top_docs.iter().map(|(_, address)| *address).collect();
+    let located = match &snippets {
+        Some(snippets) => snippets.locate(searcher, &addresses)?,
+        None => Vec::new(),
+    };
     let mut hits = Vec::with_capacity(top_docs.len());
-    for (key, address) in top_docs {
+    for (rank, (key, address)) in top_docs.into_iter().enumerate() {
         let doc: TantivyDocument = searcher.doc(address)?;
         let id = Uuid::from_u128(key.id.0);
         let text = |field, name| {
@@ -246,7 +250,7 @@ pub(crate) fn execute(
                 id: Some(id),
                 field: schema::CONVERGENCE,
             })?;
-        let snippet = highlight::snippet(snippets.as_ref(), &title, &body);
+        let snippet = highlight::snippet(snippets.as_ref().zip(located.get(rank)), &title, &body);
         hits.push(SearchHit {
             id,
             kind: text(fields.kind, KIND)?,

@@ -110,13 +110,11 @@ fn phrase_snippets_highlight_the_phrase_words() {
         snippet("\"north lot\""),
         "Raised beds for the <b>north</b> <b>lot</b>, watered by the Gardening Club."
     );
-    // Stemmed through the memo, a second time too.
-    for _ in 0..2 {
-        assert_eq!(
-            snippet("\"gardens clubs\""),
-            "Raised beds for the north lot, watered by the <b>Gardening</b> <b>Club</b>."
-        );
-    }
+    // Words found by their stems.
+    assert_eq!(
+        snippet("\"gardens clubs\""),
+        "Raised beds for the north lot, watered by the <b>Gardening</b> <b>Club</b>."
+    );
 }
 
 #[test]
