@@ -199,7 +199,7 @@ mod tests {
         let index = Index::create_in_ram(builder.build());
         let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let mut text = |rng: &mut rand_chacha::ChaCha8Rng, max: usize| {
+        let text = |rng: &mut rand_chacha::ChaCha8Rng, max: usize| {
             (0..rng.random_range(0..max))
                 .map(|_| WORDS[rng.random_range(0..WORDS.len())])
                 .collect::<Vec<_>>()
