@@ -135,16 +135,24 @@ impl KnowledgeGraph {
                 }
             }
         }
-        edges.sort_unstable_by_key(|edge| edge.id);
+        edges.sort_unstable_by_key(|edge| edge.id.as_u128());
 
-        let mut nodes: Vec<ReachedNode> = order
+        // Sorted as small keys (ids are unique), then turned into views in that order.
+        let mut keyed: Vec<(u8, u128, NodeIndex)> = order
             .iter()
-            .map(|node| ReachedNode {
-                node: self.node_view(*node),
-                depth: depth_of.get(node).copied().unwrap_or_default(),
+            .map(|&node| {
+                let depth = depth_of.get(&node).copied().unwrap_or_default();
+                (depth, self.node_id(node).as_u128(), node)
             })
             .collect();
-        nodes.sort_by_key(|reached| (reached.depth, reached.node.id));
+        keyed.sort_unstable();
+        let nodes = keyed
+            .into_iter()
+            .map(|(depth, _, node)| ReachedNode {
+                node: self.node_view(node),
+                depth,
+            })
+            .collect();
         Ok(Neighborhood {
             nodes,
             edges,

@@ -115,6 +115,9 @@ pub enum Error {
     /// A database operation failed unexpectedly.
     #[error("database error: {0}")]
     Database(#[source] DieselError),
+    /// A response could not be written as JSON.
+    #[error("response encoding error: {0}")]
+    Encoding(#[source] serde_json::Error),
 }
 
 impl Error {
@@ -138,7 +141,9 @@ impl Error {
             Error::BatchItem { source, .. } => source.status(),
             Error::Http(status) => *status,
             Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Search(_) | Error::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Search(_) | Error::Database(_) | Error::Encoding(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -167,7 +172,7 @@ impl Error {
             Error::Http(status) if status.is_server_error() => "internal",
             Error::Http(_) => "bad_request",
             Error::DatabaseUnavailable(_) => "database_unavailable",
-            Error::Search(_) | Error::Database(_) => "internal",
+            Error::Search(_) | Error::Database(_) | Error::Encoding(_) => "internal",
         }
     }
 

@@ -36,11 +36,14 @@ pub(crate) struct Snippets {
     title: FieldWords,
 }
 
-/// Where the query's words are in one hit: `(position, word)` pairs sorted by position, per
-/// field.
-pub(crate) struct HitWords {
-    body: Arc<[(u32, u32)]>,
-    title: Arc<[(u32, u32)]>,
+/// The stored texts of one hit, to make its snippet from.
+pub(crate) struct HitText<'a> {
+    /// Where the hit is in the index.
+    pub address: DocAddress,
+    /// Its title.
+    pub title: &'a str,
+    /// Its body.
+    pub body: &'a str,
 }
 
 impl Snippets {
@@ -52,17 +55,39 @@ impl Snippets {
         })
     }
 
-    /// Where the query's words are in each of `hits` (in the same order).
-    pub fn locate(&self, searcher: &Searcher, hits: &[DocAddress]) -> Result<Vec<HitWords>> {
-        let body = self.body.locate(searcher, hits)?;
-        let title = self.title.locate(searcher, hits)?;
-        Ok(body
+    /// The snippet of each of `hits` (in the same order): highlighted body, else highlighted
+    /// title, else the start of the body. The query's words are looked up in the titles of
+    /// only the hits whose body shows none of them.
+    pub fn render(&self, searcher: &Searcher, hits: &[HitText<'_>]) -> Result<Vec<String>> {
+        let addresses: Vec<DocAddress> = hits.iter().map(|hit| hit.address).collect();
+        let mut rendered: Vec<Option<String>> = self
+            .body
+            .locate(searcher, &addresses)?
             .into_iter()
-            .zip(title)
-            .map(|(body, title)| HitWords {
-                body: body.into(),
-                title: title.into(),
+            .zip(hits)
+            .map(|(located, hit)| {
+                let source = prefix(hit.body, SNIPPET_SOURCE_BYTES);
+                let snippet = self.body.snippet(source, located);
+                (!snippet.is_empty()).then(|| render(source, &snippet))
             })
+            .collect();
+        let untitled: Vec<usize> = (0..hits.len())
+            .filter(|&hit| rendered[hit].is_none())
+            .collect();
+        let untitled_addresses: Vec<DocAddress> =
+            untitled.iter().map(|&hit| addresses[hit]).collect();
+        let in_titles = self.title.locate(searcher, &untitled_addresses)?;
+        for (&hit, located) in untitled.iter().zip(in_titles) {
+            let title = hits[hit].title;
+            let snippet = self.title.snippet(title, located);
+            if !snippet.is_empty() {
+                rendered[hit] = Some(render(title, &snippet));
+            }
+        }
+        Ok(rendered
+            .into_iter()
+            .zip(hits)
+            .map(|(snippet, hit)| snippet.unwrap_or_else(|| plain_snippet(hit.title, hit.body)))
             .collect())
     }
 }
@@ -148,12 +173,12 @@ impl FieldWords {
 
     /// The fragment of `text` (this field of a hit whose words are at `located`) that shows
     /// the most, and the rarest, of the words; empty when none is in it.
-    fn snippet(&self, text: &str, located: &Arc<[(u32, u32)]>) -> Snippet {
+    fn snippet(&self, text: &str, located: Vec<(u32, u32)>) -> Snippet {
         if located.is_empty() {
             return Snippet::empty();
         }
         let marks = LocatedWords {
-            located: Arc::clone(located),
+            located: located.into(),
             words: Arc::clone(&self.words),
         };
         let analyzer = words().filter(marks).build();
@@ -233,20 +258,9 @@ impl<S: TokenStream> TokenStream for LocatedWordsStream<'_, S> {
     }
 }
 
-/// The snippet of a hit whose words are at `located`: highlighted body, else highlighted
-/// title, else the start of the body.
-pub(crate) fn snippet(snippets: Option<(&Snippets, &HitWords)>, title: &str, body: &str) -> String {
-    if let Some((snippets, located)) = snippets {
-        let source = prefix(body, SNIPPET_SOURCE_BYTES);
-        let from_body = snippets.body.snippet(source, &located.body);
-        if !from_body.is_empty() {
-            return render(source, &from_body);
-        }
-        let from_title = snippets.title.snippet(title, &located.title);
-        if !from_title.is_empty() {
-            return render(title, &from_title);
-        }
-    }
+/// The snippet of a hit when the query has no words to highlight: the start of the body, or
+/// of the title when the body is blank.
+pub(crate) fn plain_snippet(title: &str, body: &str) -> String {
     let text = if body.trim().is_empty() { title } else { body };
     escape_html(&excerpt(text.trim(), SNIPPET_CHARS))
 }
@@ -440,7 +454,6 @@ mod tests {
                 .unwrap();
             let addresses: Vec<DocAddress> = top.iter().map(|(_, address)| *address).collect();
             let snippets = Snippets::new(&searcher, &*parsed.query, &fields).unwrap();
-            let located = snippets.locate(&searcher, &addresses).unwrap();
             for (field, words) in [
                 (fields.body, &snippets.body),
                 (fields.title, &snippets.title),
@@ -448,14 +461,10 @@ mod tests {
                 let mut reference =
                     SnippetGenerator::create(&searcher, &*parsed.query, field).unwrap();
                 reference.set_max_num_chars(SNIPPET_CHARS);
-                for (address, hit) in addresses.iter().zip(&located) {
+                let located = words.locate(&searcher, &addresses).unwrap();
+                for (address, hit_words) in addresses.iter().zip(located) {
                     let doc: TantivyDocument = searcher.doc(*address).unwrap();
                     let text = schema::stored_text(&doc, field).unwrap();
-                    let hit_words = if field == fields.body {
-                        &hit.body
-                    } else {
-                        &hit.title
-                    };
                     let expected = reference.snippet(text);
                     let actual = words.snippet(text, hit_words);
                     assert_eq!(
@@ -473,6 +482,61 @@ mod tests {
             }
         }
         assert!(compared > 500, "{compared}");
+    }
+
+    /// The body is highlighted when it holds a query word; else the title; else the body's
+    /// start is shown.
+    #[test]
+    fn render_prefers_the_body_then_the_title() {
+        let (schema, fields) = build_schema(Language::English, false);
+        let index = Index::create_in_ram(schema);
+        index.tokenizers().register(
+            &schema::analyzer_name(Language::English),
+            schema::text_analyzer(Language::English),
+        );
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let docs = [
+            ("Seeds", "A garden of seeds."),
+            ("Community gardens", "Shared plots & tools."),
+            ("Gardening", ""),
+        ];
+        for (title, body) in docs {
+            let mut doc = TantivyDocument::new();
+            doc.add_text(fields.title, title);
+            doc.add_text(fields.body, body);
+            writer.add_document(doc).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let parsed = QueryBuilder::new(
+            &fields,
+            &searcher,
+            schema::text_analyzer(Language::English),
+            false,
+        )
+        .parse("gardens")
+        .unwrap();
+        let hits: Vec<HitText<'_>> = (0..3)
+            .map(|doc| HitText {
+                address: DocAddress::new(0, doc),
+                title: docs[doc as usize].0,
+                body: docs[doc as usize].1,
+            })
+            .collect();
+        let snippets = Snippets::new(&searcher, &*parsed.query, &fields)
+            .unwrap()
+            .render(&searcher, &hits)
+            .unwrap();
+        assert_eq!(
+            snippets,
+            [
+                "A <b>garden</b> of seeds.",
+                "Community <b>gardens</b>",
+                "<b>Gardening</b>",
+            ]
+        );
+        assert_eq!(plain_snippet("Title", "  "), "Title");
+        assert_eq!(plain_snippet("Title", "Plots & tools"), "Plots &amp; tools");
     }
 
     #[test]

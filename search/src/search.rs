@@ -16,7 +16,7 @@ use crate::count::EstimatedCount;
 use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetTally, top_values};
 use crate::filter::{FastFieldFilter, Filters};
-use crate::highlight::{self, Snippets};
+use crate::highlight::{self, HitText, Snippets};
 use crate::query::QueryBuilder;
 use crate::schema::{self, Fields, KIND, dimension_hash, stored_text, weight_in_key};
 
@@ -222,17 +222,10 @@ pub(crate) fn execute(
         (top_docs, FacetTally::count_only(matched as u64))
     };
 
-    let snippets = (!parsed.matches_all)
-        .then(|| Snippets::new(searcher, &*parsed.query, fields))
-        .transpose()?;
-    let addresses: Vec<DocAddress> = top_docs.iter().map(|(_, address)| *address).collect();
-    let located = match &snippets {
-        Some(snippets) => snippets.locate(searcher, &addresses)?,
-        None => Vec::new(),
-    };
     let mut hits = Vec::with_capacity(top_docs.len());
-    for (rank, (key, address)) in top_docs.into_iter().enumerate() {
-        let doc: TantivyDocument = searcher.doc(address)?;
+    let mut bodies = Vec::with_capacity(top_docs.len());
+    for (key, address) in &top_docs {
+        let doc: TantivyDocument = searcher.doc(*address)?;
         let id = Uuid::from_u128(key.id.0);
         let text = |field, name| {
             stored_text(&doc, field)
@@ -242,24 +235,43 @@ pub(crate) fn execute(
                     field: name,
                 })
         };
-        let title = text(fields.title, schema::TITLE)?;
-        let body = text(fields.body, schema::BODY)?;
         let convergence = stored_text(&doc, fields.convergence)
             .and_then(|text| Uuid::parse_str(text).ok())
             .ok_or(Error::StoredDocument {
                 id: Some(id),
                 field: schema::CONVERGENCE,
             })?;
-        let snippet = highlight::snippet(snippets.as_ref().zip(located.get(rank)), &title, &body);
+        bodies.push(text(fields.body, schema::BODY)?);
         hits.push(SearchHit {
             id,
+            title: text(fields.title, schema::TITLE)?,
             kind: text(fields.kind, KIND)?,
             convergence,
             convergence_slug: text(fields.convergence_slug, schema::CONVERGENCE_SLUG)?,
             score: key.score,
-            snippet,
-            title,
+            snippet: String::new(),
         });
+    }
+    let texts: Vec<HitText<'_>> = top_docs
+        .iter()
+        .zip(&hits)
+        .zip(&bodies)
+        .map(|(((_, address), hit), body)| HitText {
+            address: *address,
+            title: &hit.title,
+            body,
+        })
+        .collect();
+    let snippets = if parsed.matches_all {
+        texts
+            .iter()
+            .map(|text| highlight::plain_snippet(text.title, text.body))
+            .collect()
+    } else {
+        Snippets::new(searcher, &*parsed.query, fields)?.render(searcher, &texts)?
+    };
+    for (hit, snippet) in hits.iter_mut().zip(snippets) {
+        hit.snippet = snippet;
     }
     Ok(SearchResults {
         hits,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::json::json_response;
 use super::state::SlugCache;
 use crate::auth::{Caller, Grant};
 use crate::db::DbPool;
@@ -97,17 +98,17 @@ async fn convergence_id(
     ))
 }
 
-/// An artifact in a graph result.
+/// An artifact in a graph result (borrowing its texts from the answer it describes).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct GraphNode {
+pub struct GraphNode<'a> {
     /// Its id.
     pub id: Uuid,
     /// Its title.
-    pub title: String,
+    pub title: &'a str,
     /// Its kind.
-    pub kind: String,
+    pub kind: &'static str,
     /// Its convergence's slug.
-    pub convergence: String,
+    pub convergence: &'a str,
     /// Steps from the centre (neighbourhoods only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub depth: Option<u8>,
@@ -123,31 +124,41 @@ pub struct GraphEdge {
     /// The artifact it points to.
     pub target: Uuid,
     /// Its kind.
-    pub kind: String,
+    pub kind: &'static str,
     /// Its weight.
     pub weight: f64,
 }
 
-impl From<EdgeView> for GraphEdge {
-    fn from(edge: EdgeView) -> Self {
+impl From<&EdgeView> for GraphEdge {
+    fn from(edge: &EdgeView) -> Self {
         Self {
             id: edge.id,
             source: edge.source,
             target: edge.target,
-            kind: edge.kind.as_str().to_owned(),
+            kind: edge.kind.as_str(),
             weight: edge.weight,
         }
     }
 }
 
-fn node(view: NodeView, depth: Option<u8>, slugs: &HashMap<Uuid, String>) -> GraphNode {
+fn node<'a>(
+    view: &'a NodeView,
+    depth: Option<u8>,
+    slugs: &'a HashMap<Uuid, String>,
+) -> GraphNode<'a> {
     GraphNode {
-        convergence: slugs.get(&view.convergence).cloned().unwrap_or_default(),
+        convergence: slugs.get(&view.convergence).map_or("", String::as_str),
         id: view.id,
-        title: view.title,
-        kind: view.kind.as_str().to_owned(),
+        title: &view.title,
+        kind: view.kind.as_str(),
         depth,
     }
+}
+
+/// Bytes of JSON a graph answer of `nodes` artifacts and `edges` relationships takes, about:
+/// the response buffer is allocated once.
+fn json_size_hint(nodes: usize, edges: usize) -> usize {
+    256 * nodes + 192 * edges + 64
 }
 
 /// Query of the neighbourhood endpoint.
@@ -168,9 +179,9 @@ pub struct NeighborhoodParams {
 
 /// A neighbourhood: the reached artifacts and the relationships among them.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct NeighborhoodResponse {
+pub struct NeighborhoodResponse<'a> {
     /// Reached artifacts by depth, then id; the centre first.
-    pub nodes: Vec<GraphNode>,
+    pub nodes: Vec<GraphNode<'a>>,
     /// Relationships among them, by id.
     pub edges: Vec<GraphEdge>,
     /// Whether `limit` cut the result short.
@@ -188,7 +199,7 @@ pub async fn neighborhood(
     caller: Caller,
     id: web::Path<Uuid>,
     params: web::Query<NeighborhoodParams>,
-) -> Result<web::Json<NeighborhoodResponse>> {
+) -> Result<HttpResponse> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_NEIGHBORHOOD).contains(&limit) {
         return Err(Error::InvalidParameter(format!(
@@ -217,15 +228,19 @@ pub async fn neighborhood(
     let slugs = cache
         .slugs(&pool, found.nodes.iter().map(|n| n.node.convergence))
         .await?;
-    Ok(web::Json(NeighborhoodResponse {
+    let response = NeighborhoodResponse {
         nodes: found
             .nodes
-            .into_iter()
-            .map(|reached| node(reached.node, Some(reached.depth), &slugs))
+            .iter()
+            .map(|reached| node(&reached.node, Some(reached.depth), &slugs))
             .collect(),
-        edges: found.edges.into_iter().map(GraphEdge::from).collect(),
+        edges: found.edges.iter().map(GraphEdge::from).collect(),
         truncated: found.truncated,
-    }))
+    };
+    json_response(
+        &response,
+        json_size_hint(found.nodes.len(), found.edges.len()),
+    )
 }
 
 /// Query of the path endpoint.
@@ -244,13 +259,13 @@ pub struct PathParams {
 
 /// A shortest path.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PathResponse {
+pub struct PathResponse<'a> {
     /// Relationships crossed.
     pub hops: usize,
     /// Sum of `1 / weight` over the relationships crossed.
     pub cost: f64,
     /// The artifacts along the path, `from` first.
-    pub nodes: Vec<GraphNode>,
+    pub nodes: Vec<GraphNode<'a>>,
     /// The relationships crossed, in order.
     pub edges: Vec<GraphEdge>,
 }
@@ -266,7 +281,7 @@ pub async fn shortest_path(
     graph: web::Data<GraphStore>,
     caller: Caller,
     params: web::Query<PathParams>,
-) -> Result<web::Json<PathResponse>> {
+) -> Result<HttpResponse> {
     let query = PathQuery {
         from: params.from,
         to: params.to,
@@ -281,16 +296,16 @@ pub async fn shortest_path(
     let slugs = cache
         .slugs(&pool, path.nodes.iter().map(|n| n.convergence))
         .await?;
-    Ok(web::Json(PathResponse {
+    let response = PathResponse {
         hops: path.hops,
         cost: path.cost,
-        nodes: path
-            .nodes
-            .into_iter()
-            .map(|n| node(n, None, &slugs))
-            .collect(),
-        edges: path.edges.into_iter().map(GraphEdge::from).collect(),
-    }))
+        nodes: path.nodes.iter().map(|n| node(n, None, &slugs)).collect(),
+        edges: path.edges.iter().map(GraphEdge::from).collect(),
+    };
+    json_response(
+        &response,
+        json_size_hint(path.nodes.len(), path.edges.len()),
+    )
 }
 
 /// Query of the centrality endpoint.

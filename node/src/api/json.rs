@@ -1,12 +1,14 @@
-//! The JSON body extractor: content type, size limit and error reporting with JSON paths.
+//! JSON bodies: the request extractor (content type, size limit and error reporting with JSON
+//! paths) and large responses serialized into one buffer.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::http::header::{CONTENT_LENGTH, ContentType};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
@@ -17,6 +19,16 @@ pub struct BodyLimit(pub usize);
 
 /// Limit used when a scope sets none.
 const DEFAULT_LIMIT: usize = 1024 * 1024;
+
+/// A 200 response with `value` as JSON, serialized into a buffer of `size_hint` bytes to start
+/// with: for large answers, where growing the buffer step by step would copy it several times.
+pub fn json_response<T: Serialize>(value: &T, size_hint: usize) -> Result<HttpResponse, Error> {
+    let mut body = Vec::with_capacity(size_hint);
+    serde_json::to_writer(&mut body, value).map_err(Error::Encoding)?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
+}
 
 /// A JSON request body, deserialised with the path of any offending value reported.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use clap::Args;
@@ -395,6 +395,59 @@ pub(crate) fn load_average() -> String {
                 .join(" ")
         })
         .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Busy share of all cores together under which the machine counts as quiet.
+const QUIET_BUSY: f64 = 0.10;
+/// Window over which the busy share is measured.
+const QUIET_WINDOW: Duration = Duration::from_secs(2);
+/// Longest wait for a quiet machine; the measurements start anyway after it.
+const QUIET_MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// Busy and total CPU time of all cores so far, in clock ticks, from `/proc/stat`.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle, total))
+}
+
+/// Waits until the machine is quiet (all cores together busy less than 10% over 2 s), at most
+/// 10 minutes, so that work left behind by an earlier phase (index merges, autovacuum after a
+/// load) does not compete with the measurements. Returns the load average with the wait, for
+/// the report.
+pub(crate) async fn load_average_once_quiet() -> String {
+    let started = Instant::now();
+    let mut busy_share = f64::NAN;
+    while started.elapsed() < QUIET_MAX_WAIT {
+        let Some((busy_before, total_before)) = cpu_ticks() else {
+            break;
+        };
+        tokio::time::sleep(QUIET_WINDOW).await;
+        let Some((busy_after, total_after)) = cpu_ticks() else {
+            break;
+        };
+        busy_share = quotient(
+            busy_after.saturating_sub(busy_before) as f64,
+            total_after.saturating_sub(total_before) as f64,
+        );
+        if busy_share < QUIET_BUSY {
+            break;
+        }
+    }
+    format!(
+        "{} (after waiting {:.0} s for a quiet machine: {:.0}% busy)",
+        load_average(),
+        started.elapsed().as_secs_f64(),
+        busy_share * 100.0
+    )
 }
 
 /// `a / b`, or 0 when `b` is 0.

@@ -35,7 +35,8 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, Server, ServerArgs,
-    clean_up, expect_status, load_average, parse_positive, print_report, quotient,
+    clean_up, expect_status, load_average, load_average_once_quiet, parse_positive, print_report,
+    quotient,
 };
 use crate::copy::load_with_copy;
 use postgres::CteRunner;
@@ -257,7 +258,7 @@ async fn graph_bench(
         let graph_load = graph_load(capture, ready, index_seconds, rss_ready, rss_before);
         loads.push(LoadAverage {
             when: "before the HTTP queries",
-            value: load_average(),
+            value: load_average_once_quiet().await,
         });
         let runner = HttpRunner {
             client: http.clone(),
@@ -280,7 +281,7 @@ async fn graph_bench(
 
     loads.push(LoadAverage {
         when: "before the CTE queries",
-        value: load_average(),
+        value: load_average_once_quiet().await,
     });
     let cte = CteRunner::prepare(
         &client,

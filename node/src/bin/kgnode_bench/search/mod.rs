@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 use crate::common::{
     BenchError, CreatedArtifact, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, SLUG,
-    Server, ServerArgs, clean_up, expect_status, load_average, node_token, parse_positive,
-    percentile, print_report, quotient,
+    Server, ServerArgs, clean_up, expect_status, load_average, load_average_once_quiet, node_token,
+    parse_positive, percentile, print_report, quotient,
 };
 use crate::copy::load_with_copy;
 use postgres::{PgSearcher, build_postgres_baseline, check_matches};
@@ -244,7 +244,10 @@ pub(crate) async fn measure_node_side(
     loads.push(("after the index build", load_average()));
 
     let postgres_build = build_postgres_baseline(client, config.artifacts).await?;
-    loads.push(("before the tantivy queries", load_average()));
+    loads.push((
+        "before the tantivy queries",
+        load_average_once_quiet().await,
+    ));
 
     let index_segments = index_segments(&node.data_dir.join("search"));
     let searcher = NodeSearcher {
@@ -258,7 +261,10 @@ pub(crate) async fn measure_node_side(
         }
         tantivy_runs.push(searcher.run_all(set).await?);
     }
-    loads.push(("before the PostgreSQL queries", load_average()));
+    loads.push((
+        "before the PostgreSQL queries",
+        load_average_once_quiet().await,
+    ));
 
     let postgres = PgSearcher::prepare(client).await?;
     let mut postgres_runs = Vec::new();
