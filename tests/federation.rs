@@ -32,6 +32,12 @@ async fn follow(origin: &TestNode, follower: &TestNode, slug: &str) -> String {
         (follows.body[0]["state"] == "accepted").then_some(())
     })
     .await;
+    // The origin queues what the convergence already holds (the backfill) shortly after it
+    // accepts: let that finish, so that what a test writes next reaches the follower live only.
+    eventually("the origin to queue the follower's backfill", || async {
+        (origin.count("federation_backfills").await == 0).then_some(())
+    })
+    .await;
     mirror
 }
 

@@ -169,6 +169,10 @@ async fn remember_deleted(conn: &mut AsyncPgConnection, origin_url: &str) -> Res
 }
 
 /// Stores a remote artifact, or moves the copy to a newer version.
+///
+/// Two receipts of one object may run at once (an activity about it, and a fetch of it as the
+/// end of a relationship): the insert gives way to a copy stored meanwhile, which is then
+/// version-gated like any stored copy, instead of failing on the unique origin URL.
 pub(crate) async fn upsert_artifact(
     conn: &mut AsyncPgConnection,
     outbox: &mut Outbox,
@@ -178,33 +182,43 @@ pub(crate) async fn upsert_artifact(
         return Ok(Applied::Ignored("the artifact was deleted"));
     }
     let now = Utc::now();
-    let Some(current) = find_artifact(conn, &remote.origin_url).await? else {
-        let row = DbArtifact {
-            id: Uuid::now_v7(),
-            convergence_id: remote.convergence_id,
-            kind: remote.kind.as_str().to_owned(),
-            title: remote.title.into_inner(),
-            body: remote.body.into_inner(),
-            author: remote.author.map(Author::into_inner),
-            version: remote.version,
-            created_at: remote.published,
-            updated_at: now,
-            deleted_at: None,
-            origin_url: Some(remote.origin_url),
-        };
-        diesel::insert_into(artifacts::table)
-            .values(&row)
-            .execute(conn)
-            .await?;
-        let tags = dimension_rows(row.id, &remote.dimensions);
-        insert_dimensions(conn, &tags).await?;
-        outbox.count_dimensions(
-            row.convergence_id,
-            tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
-            1,
-        );
-        outbox.push(artifact_change(&row, ChangeOperation::Insert));
-        return Ok(Applied::Stored);
+    let current = match find_artifact(conn, &remote.origin_url).await? {
+        Some(current) => current,
+        None => {
+            let row = DbArtifact {
+                id: Uuid::now_v7(),
+                convergence_id: remote.convergence_id,
+                kind: remote.kind.as_str().to_owned(),
+                title: remote.title.as_str().to_owned(),
+                body: remote.body.as_str().to_owned(),
+                author: remote.author.as_ref().map(|a| a.as_str().to_owned()),
+                version: remote.version,
+                created_at: remote.published,
+                updated_at: now,
+                deleted_at: None,
+                origin_url: Some(remote.origin_url.clone()),
+            };
+            let inserted = diesel::insert_into(artifacts::table)
+                .values(&row)
+                .on_conflict(artifacts::origin_url)
+                .do_nothing()
+                .execute(conn)
+                .await?;
+            if inserted == 1 {
+                let tags = dimension_rows(row.id, &remote.dimensions);
+                insert_dimensions(conn, &tags).await?;
+                outbox.count_dimensions(
+                    row.convergence_id,
+                    tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
+                    1,
+                );
+                outbox.push(artifact_change(&row, ChangeOperation::Insert));
+                return Ok(Applied::Stored);
+            }
+            find_artifact(conn, &remote.origin_url)
+                .await?
+                .ok_or(diesel::result::Error::NotFound)?
+        }
     };
     if current.deleted_at.is_some() {
         return Ok(Applied::Ignored("the artifact was deleted"));
