@@ -405,14 +405,7 @@ mod tests {
     fn located_words_give_the_snippets_of_full_analysis() {
         let (schema, fields) = build_schema(Language::English, true);
         let index = Index::create_in_ram(schema);
-        index.tokenizers().register(
-            &schema::analyzer_name(Language::English),
-            schema::text_analyzer(Language::English),
-        );
-        index.tokenizers().register(
-            &schema::pair_analyzer_name(Language::English),
-            schema::pair_analyzer(Language::English),
-        );
+        schema::register_analyzers(&index, Language::English);
         let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for segment in 0..2 {
@@ -490,10 +483,7 @@ mod tests {
     fn render_prefers_the_body_then_the_title() {
         let (schema, fields) = build_schema(Language::English, false);
         let index = Index::create_in_ram(schema);
-        index.tokenizers().register(
-            &schema::analyzer_name(Language::English),
-            schema::text_analyzer(Language::English),
-        );
+        schema::register_analyzers(&index, Language::English);
         let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
         let docs = [
             ("Seeds", "A garden of seeds."),

@@ -142,14 +142,8 @@ impl SearchIndex {
         if settings.search_threads > 1 {
             index.set_multithread_executor(settings.search_threads)?;
         }
+        schema::register_analyzers(&index, settings.language);
         let analyzer = schema::text_analyzer(settings.language);
-        index
-            .tokenizers()
-            .register(&schema::analyzer_name(settings.language), analyzer.clone());
-        index.tokenizers().register(
-            &schema::pair_analyzer_name(settings.language),
-            schema::pair_analyzer(settings.language),
-        );
         let columns: Arc<ColumnCache> = Arc::default();
         // The reader keeps only a weak reference; `Inner` owns the cache.
         let warmer: Arc<dyn Warmer> = columns.clone();

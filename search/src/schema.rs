@@ -33,7 +33,7 @@ use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
     TextAnalyzerBuilder, Tokenizer,
 };
-use tantivy::{TantivyDocument, Term};
+use tantivy::{Index, TantivyDocument, Term};
 use uuid::Uuid;
 
 use crate::document::{SearchDocument, Visibility};
@@ -122,6 +122,17 @@ pub(crate) fn pair_analyzer(language: Language) -> TextAnalyzer {
         .filter(Stemmer::new(language))
         .filter(WordPairs)
         .build()
+}
+
+/// Registers the analyzers the schema names ([`text_analyzer`] and [`pair_analyzer`] for
+/// `language`) with `index`.
+pub(crate) fn register_analyzers(index: &Index, language: Language) {
+    index
+        .tokenizers()
+        .register(&analyzer_name(language), text_analyzer(language));
+    index
+        .tokenizers()
+        .register(&pair_analyzer_name(language), pair_analyzer(language));
 }
 
 /// The schema of an index whose text is analyzed in `language`, with word-pair fields when
