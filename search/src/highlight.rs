@@ -1,23 +1,23 @@
 //! Snippets: an excerpt of each hit with the query's words highlighted.
 //!
 //! tantivy's snippet generator finds the query's words in a text by analyzing it as the index
-//! did, stems included: with twenty hits of a hundred words or more, thousands of words per
-//! search to stem (or look up in a memo of stems, where cache misses cost as much). The index
+//! did, stems included, and looks every word up in a map of the query's words: with twenty hits
+//! of a few hundred words each, thousands of words per search to stem and look up. The index
 //! already knows where those words are: the positions of the query's terms in each hit, read
 //! from their postings (a few postings per search, one seek per hit). So a hit's text is only
-//! split into words ([`words`], which numbers them as the index's analyzer does), and
-//! each word whose position the postings list takes the text of its term; the others take an
-//! empty text, which matches nothing. The highlighted words are exactly those whose analyzed
-//! form is a query term, as with the full analysis.
+//! split into words ([`words`], which numbers them as the index's analyzer does), the words at
+//! those positions are the highlighted ones, and the fragment is chosen as tantivy's generator
+//! chooses it (same cuts, same weights, same ties), stopping after the last located word's
+//! fragment. A test checks the fragments and highlights against tantivy's generator.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::ops::Range;
 
 use tantivy::postings::Postings;
 use tantivy::query::Query;
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::snippet::{Snippet, SnippetGenerator, collapse_overlapped_ranges};
-use tantivy::tokenizer::{Token, TokenFilter, TokenStream, Tokenizer};
+use tantivy::snippet::collapse_overlapped_ranges;
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::{DocAddress, DocSet, Score, Searcher, Term};
 
 use crate::error::Result;
@@ -60,6 +60,7 @@ impl Snippets {
     /// only the hits whose body shows none of them.
     pub fn render(&self, searcher: &Searcher, hits: &[HitText<'_>]) -> Result<Vec<String>> {
         let addresses: Vec<DocAddress> = hits.iter().map(|hit| hit.address).collect();
+        let mut words = words().build();
         let mut rendered: Vec<Option<String>> = self
             .body
             .locate(searcher, &addresses)?
@@ -67,8 +68,9 @@ impl Snippets {
             .zip(hits)
             .map(|(located, hit)| {
                 let source = prefix(hit.body, SNIPPET_SOURCE_BYTES);
-                let snippet = self.body.snippet(source, located);
-                (!snippet.is_empty()).then(|| render(source, &snippet))
+                self.body
+                    .fragment(&mut words, source, &located)
+                    .map(|fragment| render(source, &fragment))
             })
             .collect();
         let untitled: Vec<usize> = (0..hits.len())
@@ -79,10 +81,10 @@ impl Snippets {
         let in_titles = self.title.locate(searcher, &untitled_addresses)?;
         for (&hit, located) in untitled.iter().zip(in_titles) {
             let title = hits[hit].title;
-            let snippet = self.title.snippet(title, located);
-            if !snippet.is_empty() {
-                rendered[hit] = Some(render(title, &snippet));
-            }
+            rendered[hit] = self
+                .title
+                .fragment(&mut words, title, &located)
+                .map(|fragment| render(title, &fragment));
         }
         Ok(rendered
             .into_iter()
@@ -97,11 +99,9 @@ struct FieldWords {
     field: Field,
     /// The words' terms; a word is known by its index here.
     terms: Vec<Term>,
-    /// The words' texts, by the same index.
-    words: Arc<[String]>,
-    /// Each word's text, weighted `1 / (1 + document frequency)` so that rarer words choose
-    /// the fragment (as tantivy's own generator does).
-    weights: BTreeMap<String, Score>,
+    /// Each word's weight, by the same index: `1 / (1 + document frequency)`, so that rarer
+    /// words choose the fragment (as tantivy's own generator does).
+    weights: Vec<Score>,
 }
 
 impl FieldWords {
@@ -112,23 +112,20 @@ impl FieldWords {
                 candidates.insert(term);
             }
         });
-        let (mut terms, mut words, mut weights) = (Vec::new(), Vec::new(), BTreeMap::new());
+        let (mut terms, mut weights) = (Vec::new(), Vec::new());
         for term in candidates {
-            let value = term.value();
-            let Some(word) = value.as_str().filter(|word| !word.is_empty()) else {
+            if term.value().as_str().is_none_or(str::is_empty) {
                 continue;
-            };
+            }
             let documents = searcher.doc_freq(term)?;
             if documents > 0 {
-                weights.insert(word.to_owned(), 1.0 / (1.0 + documents as Score));
-                words.push(word.to_owned());
+                weights.push(1.0 / (1.0 + documents as Score));
                 terms.push(term.clone());
             }
         }
         Ok(Self {
             field,
             terms,
-            words: words.into(),
             weights,
         })
     }
@@ -171,90 +168,71 @@ impl FieldWords {
         Ok(located)
     }
 
-    /// The fragment of `text` (this field of a hit whose words are at `located`) that shows
-    /// the most, and the rarest, of the words; empty when none is in it.
-    fn snippet(&self, text: &str, located: Vec<(u32, u32)>) -> Snippet {
+    /// The fragment of `text` (this field of a hit whose words are at `located`, sorted by
+    /// position) that tantivy's generator would choose: the text is cut greedily into fragments
+    /// of at most [`SNIPPET_CHARS`] bytes starting at words, and the fragment whose words weigh
+    /// most wins (the first on ties). `None` when no located word is in `text`.
+    fn fragment(
+        &self,
+        words: &mut TextAnalyzer,
+        text: &str,
+        located: &[(u32, u32)],
+    ) -> Option<Fragment> {
         if located.is_empty() {
-            return Snippet::empty();
+            return None;
         }
-        let marks = LocatedWords {
-            located: located.into(),
-            words: Arc::clone(&self.words),
-        };
-        let analyzer = words().filter(marks).build();
-        SnippetGenerator::new(self.weights.clone(), analyzer, self.field, SNIPPET_CHARS)
-            .snippet(text)
-    }
-}
-
-/// Token filter giving each word the text of the query word located at its position, and
-/// every other word an empty text.
-#[derive(Clone)]
-struct LocatedWords {
-    located: Arc<[(u32, u32)]>,
-    /// Word texts by index.
-    words: Arc<[String]>,
-}
-
-impl TokenFilter for LocatedWords {
-    type Tokenizer<T: Tokenizer> = LocatedWordsFilter<T>;
-
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> LocatedWordsFilter<T> {
-        LocatedWordsFilter {
-            tokenizer,
-            marks: self,
-        }
-    }
-}
-
-/// A tokenizer followed by [`LocatedWords`].
-#[derive(Clone)]
-struct LocatedWordsFilter<T> {
-    tokenizer: T,
-    marks: LocatedWords,
-}
-
-impl<T: Tokenizer> Tokenizer for LocatedWordsFilter<T> {
-    type TokenStream<'a> = LocatedWordsStream<'a, T::TokenStream<'a>>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        LocatedWordsStream {
-            words: self.tokenizer.token_stream(text),
-            marks: &self.marks,
-        }
-    }
-}
-
-/// The words of a stream, renamed by [`LocatedWords`].
-struct LocatedWordsStream<'a, S> {
-    words: S,
-    marks: &'a LocatedWords,
-}
-
-impl<S: TokenStream> TokenStream for LocatedWordsStream<'_, S> {
-    fn advance(&mut self) -> bool {
-        if !self.words.advance() {
-            return false;
-        }
-        let token = self.words.token_mut();
-        token.text.clear();
-        let position = u32::try_from(token.position).unwrap_or(u32::MAX);
-        let located = &self.marks.located;
-        if let Ok(at) = located.binary_search_by_key(&position, |&(position, _)| position) {
-            let word = located[at].1 as usize;
-            if let Some(text) = self.marks.words.get(word) {
-                token.text.push_str(text);
+        let mut stream = words.token_stream(text);
+        let mut best: Option<Fragment> = None;
+        let mut current = Fragment::starting_at(0);
+        let mut next = 0;
+        while let Some(token) = stream.next() {
+            if token.offset_to - current.range.start > SNIPPET_CHARS {
+                current.offer_to(&mut best);
+                if next == located.len() {
+                    // Every located word is behind: the fragments to come weigh nothing.
+                    return best;
+                }
+                current = Fragment::starting_at(token.offset_from);
+            }
+            current.range.end = token.offset_to;
+            let position = u32::try_from(token.position).unwrap_or(u32::MAX);
+            while next < located.len() && located[next].0 < position {
+                next += 1;
+            }
+            if let Some(&(at, word)) = located.get(next).filter(|(at, _)| *at == position) {
+                debug_assert_eq!(at, position);
+                current.score += self.weights[word as usize];
+                current.highlighted.push(token.offset_from..token.offset_to);
+                next += 1;
             }
         }
-        true
+        current.offer_to(&mut best);
+        best
+    }
+}
+
+/// A fragment of a hit's text: the byte range shown, the highlighted words' ranges (in the
+/// text) and the weight of the words in it.
+struct Fragment {
+    range: Range<usize>,
+    highlighted: Vec<Range<usize>>,
+    score: Score,
+}
+
+impl Fragment {
+    fn starting_at(offset: usize) -> Self {
+        Self {
+            range: offset..offset,
+            highlighted: Vec::new(),
+            score: 0.0,
+        }
     }
 
-    fn token(&self) -> &Token {
-        self.words.token()
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.words.token_mut()
+    /// Makes this fragment `best` when it holds query words and weighs more.
+    fn offer_to(self, best: &mut Option<Fragment>) {
+        if self.score > 0.0 && best.as_ref().is_none_or(|best| self.score > best.score) {
+            *best = Some(self);
+        }
     }
 }
 
@@ -268,8 +246,9 @@ pub(crate) fn plain_snippet(title: &str, body: &str) -> String {
 /// Renders a snippet of `text` as HTML: the whole text when it is short, else tantivy's
 /// fragment widened to whole words (tantivy cuts it at the last token, dropping a final `.`),
 /// with `…` where text was left out.
-fn render(text: &str, snippet: &Snippet) -> String {
-    let fragment = snippet.fragment_range();
+fn render(text: &str, fragment: &Fragment) -> String {
+    let highlighted = &fragment.highlighted;
+    let fragment = fragment.range.clone();
     let (start, end) = if text.chars().count() <= SNIPPET_CHARS {
         (0, text.len())
     } else {
@@ -288,8 +267,8 @@ fn render(text: &str, snippet: &Snippet) -> String {
         html.push('…');
     }
     let mut cursor = start;
-    for range in collapse_overlapped_ranges(snippet.highlighted()) {
-        let (from, to) = (fragment.start + range.start, fragment.start + range.end);
+    for range in collapse_overlapped_ranges(highlighted) {
+        let (from, to) = (range.start, range.end);
         html.push_str(&escape_html(&text[cursor..from]));
         html.push_str("<b>");
         html.push_str(&escape_html(&text[from..to]));
@@ -352,6 +331,7 @@ mod tests {
 
     use rand::{Rng, SeedableRng};
     use tantivy::collector::TopDocs;
+    use tantivy::snippet::SnippetGenerator;
     use tantivy::tokenizer::Language;
     use tantivy::{Index, TantivyDocument};
 
@@ -447,6 +427,7 @@ mod tests {
                 .unwrap();
             let addresses: Vec<DocAddress> = top.iter().map(|(_, address)| *address).collect();
             let snippets = Snippets::new(&searcher, &*parsed.query, &fields).unwrap();
+            let mut analyzer = words().build();
             for (field, words) in [
                 (fields.body, &snippets.body),
                 (fields.title, &snippets.title),
@@ -459,18 +440,18 @@ mod tests {
                     let doc: TantivyDocument = searcher.doc(*address).unwrap();
                     let text = schema::stored_text(&doc, field).unwrap();
                     let expected = reference.snippet(text);
-                    let actual = words.snippet(text, hit_words);
-                    assert_eq!(
-                        actual.fragment_range(),
-                        expected.fragment_range(),
-                        "{query}"
-                    );
-                    assert_eq!(
-                        actual.highlighted(),
-                        expected.highlighted(),
-                        "{query}: {text}"
-                    );
-                    compared += usize::from(!expected.is_empty());
+                    let Some(actual) = words.fragment(&mut analyzer, text, &hit_words) else {
+                        assert!(expected.is_empty(), "{query}: {text}");
+                        continue;
+                    };
+                    assert_eq!(actual.range, expected.fragment_range(), "{query}");
+                    let relative: Vec<Range<usize>> = actual
+                        .highlighted
+                        .iter()
+                        .map(|r| r.start - actual.range.start..r.end - actual.range.start)
+                        .collect();
+                    assert_eq!(relative, expected.highlighted(), "{query}: {text}");
+                    compared += 1;
                 }
             }
         }
