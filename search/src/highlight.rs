@@ -333,7 +333,7 @@ mod tests {
     use tantivy::collector::TopDocs;
     use tantivy::snippet::SnippetGenerator;
     use tantivy::tokenizer::Language;
-    use tantivy::{Index, TantivyDocument};
+    use tantivy::{Index, IndexWriter, TantivyDocument};
 
     use super::*;
     use crate::query::QueryBuilder;
@@ -379,14 +379,20 @@ mod tests {
         text
     }
 
+    /// An empty in-memory index of English text, with its writer.
+    fn english_index(phrase_pairs: bool) -> (Index, Fields, IndexWriter) {
+        let (schema, fields) = build_schema(Language::English, phrase_pairs);
+        let index = Index::create_in_ram(schema);
+        schema::register_analyzers(&index, Language::English);
+        let writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        (index, fields, writer)
+    }
+
     /// Located words give the very snippets (fragment and highlighted ranges) that tantivy's
     /// generator gives analyzing the whole text as the index does, stems included.
     #[test]
     fn located_words_give_the_snippets_of_full_analysis() {
-        let (schema, fields) = build_schema(Language::English, true);
-        let index = Index::create_in_ram(schema);
-        schema::register_analyzers(&index, Language::English);
-        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let (index, fields, mut writer) = english_index(true);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for segment in 0..2 {
             for _ in 0..(150 + segment * 50) {
@@ -462,10 +468,7 @@ mod tests {
     /// start is shown.
     #[test]
     fn render_prefers_the_body_then_the_title() {
-        let (schema, fields) = build_schema(Language::English, false);
-        let index = Index::create_in_ram(schema);
-        schema::register_analyzers(&index, Language::English);
-        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let (index, fields, mut writer) = english_index(false);
         let docs = [
             ("Seeds", "A garden of seeds."),
             ("Community gardens", "Shared plots & tools."),
