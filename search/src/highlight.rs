@@ -199,8 +199,7 @@ impl FieldWords {
             while next < located.len() && located[next].0 < position {
                 next += 1;
             }
-            if let Some(&(at, word)) = located.get(next).filter(|(at, _)| *at == position) {
-                debug_assert_eq!(at, position);
+            if let Some(&(_, word)) = located.get(next).filter(|(at, _)| *at == position) {
                 current.score += self.weights[word as usize];
                 current.highlighted.push(token.offset_from..token.offset_to);
                 next += 1;

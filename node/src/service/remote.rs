@@ -185,34 +185,7 @@ pub(crate) async fn upsert_artifact(
     let current = match find_artifact(conn, &remote.origin_url).await? {
         Some(current) => current,
         None => {
-            let row = DbArtifact {
-                id: Uuid::now_v7(),
-                convergence_id: remote.convergence_id,
-                kind: remote.kind.as_str().to_owned(),
-                title: remote.title.as_str().to_owned(),
-                body: remote.body.as_str().to_owned(),
-                author: remote.author.as_ref().map(|a| a.as_str().to_owned()),
-                version: remote.version,
-                created_at: remote.published,
-                updated_at: now,
-                deleted_at: None,
-                origin_url: Some(remote.origin_url.clone()),
-            };
-            let inserted = diesel::insert_into(artifacts::table)
-                .values(&row)
-                .on_conflict(artifacts::origin_url)
-                .do_nothing()
-                .execute(conn)
-                .await?;
-            if inserted == 1 {
-                let tags = dimension_rows(row.id, &remote.dimensions);
-                insert_dimensions(conn, &tags).await?;
-                outbox.count_dimensions(
-                    row.convergence_id,
-                    tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
-                    1,
-                );
-                outbox.push(artifact_change(&row, ChangeOperation::Insert));
+            if insert_copy(conn, outbox, &remote, now).await? {
                 return Ok(Applied::Stored);
             }
             find_artifact(conn, &remote.origin_url)
@@ -248,6 +221,47 @@ pub(crate) async fn upsert_artifact(
         .await?;
     outbox.push(artifact_change(&updated, ChangeOperation::Update));
     Ok(Applied::Stored)
+}
+
+/// Inserts the first local copy of `remote`; false when a copy with its origin URL was stored
+/// meanwhile (nothing is written then).
+async fn insert_copy(
+    conn: &mut AsyncPgConnection,
+    outbox: &mut Outbox,
+    remote: &RemoteArtifact,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let row = DbArtifact {
+        id: Uuid::now_v7(),
+        convergence_id: remote.convergence_id,
+        kind: remote.kind.as_str().to_owned(),
+        title: remote.title.as_str().to_owned(),
+        body: remote.body.as_str().to_owned(),
+        author: remote.author.as_ref().map(|a| a.as_str().to_owned()),
+        version: remote.version,
+        created_at: remote.published,
+        updated_at: now,
+        deleted_at: None,
+        origin_url: Some(remote.origin_url.clone()),
+    };
+    let inserted = diesel::insert_into(artifacts::table)
+        .values(&row)
+        .on_conflict(artifacts::origin_url)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let tags = dimension_rows(row.id, &remote.dimensions);
+    insert_dimensions(conn, &tags).await?;
+    outbox.count_dimensions(
+        row.convergence_id,
+        tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
+        1,
+    );
+    outbox.push(artifact_change(&row, ChangeOperation::Insert));
+    Ok(true)
 }
 
 /// Deletes the copy of the remote artifact or relationship at `origin_url` and remembers that
