@@ -21,3 +21,4 @@ mod health;
 mod migrations;
 mod relationships;
 mod search;
+mod transport;

@@ -195,6 +195,10 @@ fn serve(
             })
             .default_service(web::to(api::route_not_found))
     });
+    // Answers are written in several pieces (headers, then the chunks of a compressed body):
+    // with Nagle's algorithm a later piece waits for the client's delayed ACK of the first,
+    // about 40 ms on every compressed answer of a keep-alive connection.
+    server = server.tcp_nodelay(true);
     if settings.http.workers > 0 {
         server = server.workers(settings.http.workers);
     }
