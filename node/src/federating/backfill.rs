@@ -115,7 +115,9 @@ pub async fn step(
             .load(conn)
             .await?;
         for row in &rows {
-            let object = relationship_object(conn, urls, row, &convergence).await?;
+            let Some(object) = relationship_object(conn, urls, row, &convergence).await? else {
+                continue;
+            };
             create(
                 conn,
                 urls,

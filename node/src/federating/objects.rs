@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{artifacts, convergences};
 use crate::db::{DbArtifact, DbConvergence, DbRelationship, Outbox};
-use crate::domain::{ArtifactKind, Author, Body, Dimensions, Title, Weight};
+use crate::domain::{ArtifactKind, Author, Body, Dimensions, Title, Visibility, Weight};
 use crate::service::artifacts::load_dimensions;
 use crate::service::remote::{self, RemoteArtifact, RemoteConvergence};
 
@@ -93,15 +93,19 @@ pub fn article(
     }
 }
 
-/// A relationship whose source is in the local convergence `convergence` as a `Relationship`.
+/// A relationship whose source is in the local convergence `convergence` as a `Relationship`,
+/// or `None` when one of its ends is not in a public convergence: an edge is seen only by who
+/// may read both ends, and a follower could not fetch a private end anyway.
 pub async fn relationship_object(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     relationship: &DbRelationship,
     convergence: &DbConvergence,
-) -> Result<RelationshipObject, FederationError> {
+) -> Result<Option<RelationshipObject>, FederationError> {
     let ends: Vec<DbArtifact> = artifacts::table
+        .inner_join(convergences::table)
         .filter(artifacts::id.eq_any([relationship.source_id, relationship.target_id]))
+        .filter(convergences::visibility.eq(Visibility::Public.as_str()))
         .select(DbArtifact::as_select())
         .load(conn)
         .await?;
@@ -109,23 +113,23 @@ pub async fn relationship_object(
     for end in &ends {
         by_id.insert(end.id, artifact_url(urls, end)?);
     }
-    let end = |id: Uuid| {
-        by_id
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| FederationError::Invalid(format!("artifact {id} is gone")))
+    let (Some(subject), Some(object)) = (
+        by_id.remove(&relationship.source_id),
+        by_id.remove(&relationship.target_id),
+    ) else {
+        return Ok(None);
     };
-    Ok(RelationshipObject {
+    Ok(Some(RelationshipObject {
         kind: RelationshipType::Relationship,
         id: urls.relationship(relationship.id),
-        subject: end(relationship.source_id)?,
-        object: end(relationship.target_id)?,
+        subject,
+        object,
         relationship: relationship_iri(&relationship.kind),
         weight: relationship.weight,
         audience: urls.url(&LocalUrls::group_path(&convergence.slug)),
         to: vec![public()],
         published: relationship.created_at,
-    })
+    }))
 }
 
 /// The ActivityStreams public collection.

@@ -199,7 +199,7 @@ async fn describe(
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let object = relationship_object(conn, urls, &row, convergence).await?;
-            Ok(Some((kind, ContentObject::Relationship(Box::new(object)))))
+            Ok(object.map(|object| (kind, ContentObject::Relationship(Box::new(object)))))
         }
         _ => Ok(None),
     }

@@ -332,8 +332,10 @@ async fn get_relationship(path: web::Path<Uuid>, config: Config) -> Answer {
     if convergence.visibility != "public" || convergence.origin_url.is_some() {
         return not_found("relationship");
     }
-    let object = relationship_object(&mut conn, &data.urls, &row, &convergence).await?;
-    activity_json(object, &data)
+    match relationship_object(&mut conn, &data.urls, &row, &convergence).await? {
+        Some(object) => activity_json(object, &data),
+        None => not_found("relationship"),
+    }
 }
 
 /// A queued activity, as it was sent.
