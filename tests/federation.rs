@@ -878,3 +878,56 @@ async fn the_follow_command_queues_a_follow_that_the_running_node_delivers() {
     assert!(refused.is_err());
     let _ = std::fs::remove_file(config);
 }
+
+/// An edge from a public artifact to a private one is seen only by who may read both ends: it
+/// is neither served as ActivityPub nor federated, so it cannot stall a follower's queue either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_into_a_private_convergence_is_neither_served_nor_federated() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    origin.convergence("secret", "private").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    let public = origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Open"}))
+        .await;
+    let hidden = origin
+        .artifact("secret", json!({"kind": "idea", "title": "Closed"}))
+        .await;
+    let into_private = origin
+        .post(
+            "/api/v1/relationships",
+            json!({"source": public, "target": hidden, "kind": "supports", "weight": 0.5}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let later = origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Later"}))
+        .await;
+    origin
+        .post(
+            "/api/v1/relationships",
+            json!({"source": public, "target": later, "kind": "extends", "weight": 0.5}),
+        )
+        .await
+        .expect(201);
+
+    let response = origin
+        .client
+        .get(origin.url(&format!("/relationships/{into_private}")))
+        .header("Accept", ACTIVITY_JSON)
+        .send()
+        .await
+        .expect("fetch");
+    assert_eq!(response.status(), 404);
+    let text = response.text().await.expect("body");
+    assert!(!text.contains(&hidden), "the private end leaked: {text}");
+
+    wait_for_titles(&follower, &mirror, &["Later", "Open"]).await;
+    wait_for_empty_queue(&origin, "the origin to deliver everything").await;
+    let copy_of_open = copy(&follower, &mirror, "Open").await.expect("copy");
+    let edges = arrived_relationships(&follower, copy_of_open["id"].as_str().expect("id")).await;
+    assert_eq!(edges.len(), 1, "only the public edge arrives: {edges:?}");
+    assert_eq!(edges[0]["kind"], "extends");
+}
