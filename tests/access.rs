@@ -18,12 +18,23 @@ async fn private_convergences_are_invisible_without_a_token_for_them() {
     let hidden = node
         .artifact("secret", json!({"kind": "idea", "title": "hidden"}))
         .await;
-    node.post(
-        "/api/v1/relationships",
-        json!({"source": public_artifact, "target": hidden, "kind": "relates_to"}),
-    )
-    .await
-    .expect(201);
+    let edge = node
+        .post(
+            "/api/v1/relationships",
+            json!({"source": public_artifact, "target": hidden, "kind": "relates_to"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    // A token that may write where the edge starts but cannot read where it ends cannot see the
+    // edge, so it cannot delete it either.
+    let open = node.convergence_token("open").await;
+    let path = format!("/api/v1/relationships/{edge}");
+    node.get_as(&path, As::Token(&open)).await.expect(404);
+    node.send(Method::DELETE, &path, As::Token(&open), None)
+        .await
+        .expect(404);
+    node.get_as(&path, As::Admin).await.expect(200);
 
     for who in [As::Anonymous, As::Token(&other)] {
         node.get_as("/api/v1/convergences/secret", who)

@@ -447,11 +447,25 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
     let node = spawn_node().await;
     node.convergence("ideas", "public").await;
     node.convergence("secret", "private").await;
-    node.artifact(
-        "ideas",
-        json!({"kind": "idea", "title": "One", "author": "Ada"}),
+    let one = node
+        .artifact(
+            "ideas",
+            json!({"kind": "idea", "title": "One", "author": "Ada"}),
+        )
+        .await;
+    // Private data is not counted for anonymous readers of NodeInfo.
+    let hidden = node
+        .artifact(
+            "secret",
+            json!({"kind": "idea", "title": "Two", "author": "Bob"}),
+        )
+        .await;
+    node.post(
+        "/api/v1/relationships",
+        json!({"source": one, "target": hidden, "kind": "supports"}),
     )
-    .await;
+    .await
+    .expect(201);
     let host = format!("localhost:{}", node.port());
 
     let finger = node
@@ -531,6 +545,8 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
     assert_eq!(info["protocols"][0], "activitypub");
     assert_eq!(info["usage"]["localPosts"], 1);
     assert_eq!(info["usage"]["users"]["total"], 1);
+    assert_eq!(info["metadata"]["convergences"], 1);
+    assert_eq!(info["metadata"]["relationships"], 0);
 
     let context = node.get("/ns/context.jsonld").await.expect(200);
     assert_eq!(

@@ -30,6 +30,7 @@ use crate::db::schema::{
     federation_followers,
 };
 use crate::db::{DbConvergence, DbRelationship};
+use crate::domain::Visibility;
 
 use super::FederationContext;
 use super::actors::{ActorRecord, federated_convergence, find_local_actor, node_actor};
@@ -117,7 +118,11 @@ async fn nodeinfo_discovery(config: Config) -> HttpResponse {
 async fn nodeinfo(config: Config) -> Answer {
     let data = config.to_request_data();
     let mut conn = data.pool.get().await?;
+    // Anonymous readers learn what is public only.
+    let public = Visibility::Public.as_str();
     let local_live = artifacts::table
+        .inner_join(convergences::table)
+        .filter(convergences::visibility.eq(public))
         .filter(artifacts::origin_url.is_null())
         .filter(artifacts::deleted_at.is_null());
     let posts: i64 = local_live.count().get_result(&mut conn).await?;
@@ -136,11 +141,47 @@ async fn nodeinfo(config: Config) -> Answer {
     let active_month: i64 = authors(30).get_result(&mut conn).await?;
     let convergence_count: i64 = convergences::table
         .filter(convergences::origin_url.is_null())
+        .filter(convergences::visibility.eq(public))
         .select(count_star())
         .get_result(&mut conn)
         .await?;
+    let (sources, targets) = diesel::alias!(artifacts as sources, artifacts as targets);
+    let (source_convergences, target_convergences) = diesel::alias!(
+        convergences as source_convergences,
+        convergences as target_convergences
+    );
     let relationship_count: i64 = artifact_relationships::table
+        .inner_join(
+            sources.on(sources
+                .field(artifacts::id)
+                .eq(artifact_relationships::source_id)),
+        )
+        .inner_join(
+            targets.on(targets
+                .field(artifacts::id)
+                .eq(artifact_relationships::target_id)),
+        )
+        .inner_join(
+            source_convergences.on(source_convergences
+                .field(convergences::id)
+                .eq(sources.field(artifacts::convergence_id))),
+        )
+        .inner_join(
+            target_convergences.on(target_convergences
+                .field(convergences::id)
+                .eq(targets.field(artifacts::convergence_id))),
+        )
         .filter(artifact_relationships::origin_url.is_null())
+        .filter(
+            source_convergences
+                .field(convergences::visibility)
+                .eq(public),
+        )
+        .filter(
+            target_convergences
+                .field(convergences::visibility)
+                .eq(public),
+        )
         .select(count_star())
         .get_result(&mut conn)
         .await?;

@@ -147,10 +147,14 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
             .await
             .optional()?
             .ok_or_else(|| Error::not_found("relationship", id))?;
+        // A caller deletes only an edge it can see: both of its ends readable.
         let (_, source_convergence) =
             artifacts::find_readable(conn, caller, row.source_id, RowLock::None)
                 .await
                 .map_err(|_| Error::not_found("relationship", id))?;
+        artifacts::find_readable(conn, caller, row.target_id, RowLock::None)
+            .await
+            .map_err(|_| Error::not_found("relationship", id))?;
         caller.require_write(&source_convergence)?;
         diesel::delete(artifact_relationships::table.find(id))
             .execute(conn)
