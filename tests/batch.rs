@@ -161,6 +161,20 @@ async fn one_bad_item_rejects_the_whole_batch() {
         .expect_error(409, "conflict");
     assert_eq!(reply.body["error"]["item"], "relationships[2]");
     assert_eq!(totals(&node).await, before);
+
+    // A key spelled as an existing artifact's id would shadow that artifact: refused.
+    let mut items = artifacts(2);
+    items[1]["key"] = json!(x);
+    let reply = node
+        .post(
+            "/api/v1/convergences/c1/batch",
+            json!({"artifacts": items,
+            "relationships": [{"source": "k0", "target": x, "kind": "extends"}]}),
+        )
+        .await
+        .expect_error(422, "unprocessable");
+    assert_eq!(reply.body["error"]["item"], "artifacts[1]");
+    assert_eq!(totals(&node).await, before);
 }
 
 #[tokio::test]

@@ -156,6 +156,15 @@ fn index_keys(artifacts: &[BatchArtifact]) -> Result<HashMap<&str, usize>> {
             ))
             .in_item(name()));
         }
+        // Relationships name an end by key or by artifact id: a key that reads as an id would
+        // make a reference ambiguous.
+        if Uuid::parse_str(&item.key).is_ok() {
+            return Err(Error::Unprocessable(format!(
+                "key '{}' reads as an artifact id; relationships could not tell them apart",
+                item.key
+            ))
+            .in_item(name()));
+        }
         if let Some(first) = keys.insert(item.key.as_str(), index) {
             return Err(Error::Unprocessable(format!(
                 "key '{}' is already used by artifacts[{first}]",
