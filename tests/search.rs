@@ -381,3 +381,35 @@ async fn an_unreadable_index_is_rebuilt_on_start() {
     node.restart().await;
     search_until(&node, "q=beehives", As::Anonymous, &[&id]).await;
 }
+
+/// A node whose index must be rebuilt is not ready, and does not answer searches, until the
+/// whole index is there: never a silently partial count.
+#[tokio::test]
+async fn readiness_waits_for_the_search_index_to_be_rebuilt() {
+    let mut node = spawn_node().await;
+    node.convergence("c1", "public").await;
+    for chunk in 0..3 {
+        let artifacts: Vec<_> = (0..1000)
+            .map(|i| {
+                json!({"key": format!("k{i}"), "kind": "idea",
+                            "title": format!("seedling {chunk} {i}")})
+            })
+            .collect();
+        node.post(
+            "/api/v1/convergences/c1/batch",
+            json!({"artifacts": artifacts}),
+        )
+        .await
+        .expect(201);
+    }
+    node.stop().await;
+    std::fs::remove_dir_all(node.data_dir.join("search")).unwrap();
+    // `restart` returns once `/readyz` answers 200.
+    node.restart().await;
+    let body = node
+        .get("/api/v1/search?q=seedling&facets=false&limit=1")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(body["estimated_total"], 3000, "{body}");
+}

@@ -109,6 +109,9 @@ pub enum Error {
     /// No database connection could be had in time.
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// The search index is still being built from PostgreSQL: any answer would be partial.
+    #[error("the search index is being built")]
+    IndexBuilding,
     /// The search index failed unexpectedly.
     #[error("search index error: {0}")]
     Search(#[source] kg_search::Error),
@@ -140,7 +143,7 @@ impl Error {
             Error::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::BatchItem { source, .. } => source.status(),
             Error::Http(status) => *status,
-            Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::DatabaseUnavailable(_) | Error::IndexBuilding => StatusCode::SERVICE_UNAVAILABLE,
             Error::Search(_) | Error::Database(_) | Error::Encoding(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -172,6 +175,7 @@ impl Error {
             Error::Http(status) if status.is_server_error() => "internal",
             Error::Http(_) => "bad_request",
             Error::DatabaseUnavailable(_) => "database_unavailable",
+            Error::IndexBuilding => "index_building",
             Error::Search(_) | Error::Database(_) | Error::Encoding(_) => "internal",
         }
     }
@@ -196,6 +200,9 @@ impl Error {
         let server_side = self.status().is_server_error();
         let message = if server_side {
             match self {
+                Error::IndexBuilding => {
+                    "the search index is being built from the database; retry shortly".to_owned()
+                }
                 Error::DatabaseUnavailable(_) => {
                     "the database is unavailable; retry shortly".to_owned()
                 }

@@ -21,7 +21,7 @@ use crate::federating::outgoing::start_outgoing;
 use crate::federating::{self, FederationContext, FederationError, federation_config};
 use crate::followers::Follower;
 use crate::graphing::{GraphingError, start_graph};
-use crate::indexing::{IndexingError, start_search};
+use crate::indexing::{IndexingError, SearchReadiness, start_search};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ impl Application {
             public_url: settings.node.public_url.clone(),
             expected_migrations: db::embedded_versions(),
         };
-        let (index, search) = start_search(&settings).await?;
+        let (index, readiness, search) = start_search(&settings).await?;
         let (store, graph) = start_graph(&settings)?;
         let (federation_config, federation) = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
@@ -98,7 +98,7 @@ impl Application {
             listener,
             pool.clone(),
             node,
-            index,
+            (index, readiness),
             store,
             federation_config,
             &settings,
@@ -146,13 +146,14 @@ fn serve(
     listener: TcpListener,
     pool: DbPool,
     node: NodeInfo,
-    index: SearchIndex,
+    (index, readiness): (SearchIndex, SearchReadiness),
     store: Arc<GraphStore>,
     federation: Option<FederationConfig<FederationContext>>,
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let index = web::Data::new(index);
+    let readiness = web::Data::new(readiness);
     let store = web::Data::from(store);
     let node = web::Data::new(node);
     let slugs = web::Data::new(api::SlugCache::default());
@@ -185,6 +186,7 @@ fn serve(
             .app_data(node.clone())
             .app_data(slugs.clone())
             .app_data(index.clone())
+            .app_data(readiness.clone())
             .app_data(store.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {

@@ -9,6 +9,7 @@ use kg_graph::GraphStore;
 
 use crate::db::{DbPool, applied_versions};
 use crate::error::{Error, ErrorBody, Result};
+use crate::indexing::SearchReadiness;
 
 use super::state::NodeInfo;
 
@@ -28,6 +29,8 @@ pub struct NotReadyResponse {
     pub pending_migrations: Vec<String>,
     /// Whether the in-memory graph has finished loading.
     pub graph_loaded: bool,
+    /// Whether the search index has been filled from PostgreSQL.
+    pub search_built: bool,
 }
 
 /// The process is up.
@@ -37,15 +40,17 @@ pub async fn healthz() -> web::Json<HealthResponse> {
     web::Json(HealthResponse { status: "ok" })
 }
 
-/// The database is reachable, its schema is current and the graph is loaded.
+/// The database is reachable, its schema is current, the graph is loaded and the search index
+/// built.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = HealthResponse),
-        (status = 503, description = "Migrations pending or graph loading", body = NotReadyResponse),
+        (status = 503, description = "Migrations pending, graph loading or search index building", body = NotReadyResponse),
         (status = 503, description = "Database unreachable", body = ErrorBody)))]
 pub async fn readyz(
     pool: web::Data<DbPool>,
     node: web::Data<NodeInfo>,
     graph: web::Data<GraphStore>,
+    search: web::Data<SearchReadiness>,
 ) -> Result<HttpResponse> {
     let mut conn = pool.get().await?;
     diesel::sql_query("SELECT 1")
@@ -62,13 +67,15 @@ pub async fn readyz(
         .cloned()
         .collect();
     let graph_loaded = graph.applied_seq().is_some();
-    if pending.is_empty() && graph_loaded {
+    let search_built = search.is_built();
+    if pending.is_empty() && graph_loaded && search_built {
         Ok(HttpResponse::Ok().json(HealthResponse { status: "ok" }))
     } else {
         Ok(HttpResponse::ServiceUnavailable().json(NotReadyResponse {
             status: "not_ready",
             pending_migrations: pending,
             graph_loaded,
+            search_built,
         }))
     }
 }

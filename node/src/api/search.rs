@@ -13,6 +13,7 @@ use crate::auth::{Caller, Grant};
 use crate::db::DbPool;
 use crate::domain::{ArtifactKind, DimensionName};
 use crate::error::{Error, ErrorBody, Result};
+use crate::indexing::SearchReadiness;
 use crate::service::convergences as convergence_service;
 
 /// Largest page of hits.
@@ -110,13 +111,18 @@ fn access(caller: &Caller) -> Access {
     params(SearchQuery),
     responses((status = 200, body = SearchResponse),
         (status = 400, description = "Malformed query or parameter", body = ErrorBody),
-        (status = 404, description = "Unknown or unreadable convergence", body = ErrorBody)))]
+        (status = 404, description = "Unknown or unreadable convergence", body = ErrorBody),
+        (status = 503, description = "The search index is being built", body = ErrorBody)))]
 pub async fn search(
     pool: web::Data<DbPool>,
     index: web::Data<SearchIndex>,
+    readiness: web::Data<SearchReadiness>,
     caller: Caller,
     query: web::Query<SearchQuery>,
 ) -> Result<web::Json<SearchResponse>> {
+    if !readiness.is_built() {
+        return Err(Error::IndexBuilding);
+    }
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
     if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {

@@ -1,6 +1,8 @@
 //! The follower thread: opens the index (rebuilding it when needed), then tails the change log.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel_async::AsyncPgConnection;
@@ -18,10 +20,28 @@ use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 /// bounding what a restart re-reads.
 const MAX_UNCOMMITTED_CHANGES: i64 = 50_000;
 
+/// Whether the search index holds all of PostgreSQL (up to the changes it is still applying):
+/// false while an empty index is being filled, when searches would see only part of it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchReadiness(Arc<AtomicBool>);
+
+impl SearchReadiness {
+    /// True once the index has been filled (at once for an index that was already).
+    pub fn is_built(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn mark_built(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Opens the index under the data directory, replacing an unreadable one by an empty one, and
 /// starts the follower thread, which first fills an empty index from PostgreSQL. Returns the
-/// index, for searching, and the follower.
-pub async fn start_search(settings: &Settings) -> Result<(SearchIndex, Follower), IndexingError> {
+/// index, for searching, its readiness, and the follower.
+pub async fn start_search(
+    settings: &Settings,
+) -> Result<(SearchIndex, SearchReadiness, Follower), IndexingError> {
     let layout = IndexLayout::new(&settings.node.data_dir);
     if layout.recover()? == Recovery::SwapCompleted {
         tracing::info!("finished swapping in a rebuilt search index");
@@ -48,18 +68,25 @@ pub async fn start_search(settings: &Settings) -> Result<(SearchIndex, Follower)
             None
         }
     };
+    let readiness = SearchReadiness::default();
+    if resume_after.is_some() {
+        readiness.mark_built();
+    }
     let job = SearchJob {
+        readiness: readiness.clone(),
         url: settings.database.url.expose_secret().to_owned(),
         batch: settings.search.batch_size.max(1),
         commit_interval: Duration::from_millis(settings.search.commit_interval_ms),
         writer: index.writer()?,
         resume_after,
     };
-    Ok((index, spawn_follower("search-follower", job)?))
+    Ok((index, readiness, spawn_follower("search-follower", job)?))
 }
 
 /// Everything the search follower thread owns.
 struct SearchJob {
+    /// Marked once `resume_after` is known.
+    readiness: SearchReadiness,
     url: String,
     batch: i64,
     /// Least time between two commits while changes keep coming.
@@ -86,6 +113,7 @@ impl FollowerJob for SearchJob {
             }
         };
         self.resume_after = Some(position);
+        self.readiness.mark_built();
         let mut feed = ChangeFeed::open(&self.url, position, self.batch).await?;
         let mut last_commit = Instant::now();
         while let Some(mut changes) = stopped.next_changes(&mut feed).await? {

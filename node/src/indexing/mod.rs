@@ -16,7 +16,7 @@ use kg_search::{IndexSettings, parse_language};
 
 use crate::config::SearchSettings;
 
-pub use follower::start_search;
+pub use follower::{SearchReadiness, start_search};
 pub use rebuild::{RebuildProgress, rebuild_into, reindex};
 pub use verify::{IndexDifference, verify_index};
 
