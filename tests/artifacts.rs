@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{As, spawn_node};
+use crate::harness::{As, reply, spawn_node};
 
 #[tokio::test]
 async fn artifact_lifecycle_with_optimistic_concurrency() {
@@ -161,22 +161,36 @@ async fn writes_need_a_token_for_the_convergence() {
     node.convergence("theirs", "public").await;
     let token = node.convergence_token("mine").await;
     let artifact = json!({"kind": "idea", "title": "t"});
-    node.send(
-        Method::POST,
-        "/api/v1/convergences/mine/artifacts",
-        As::Anonymous,
-        Some(&artifact),
-    )
-    .await
-    .expect_error(401, "unauthenticated");
-    node.send(
-        Method::POST,
-        "/api/v1/convergences/mine/artifacts",
-        As::Token("kgn_bogus"),
-        Some(&artifact),
-    )
-    .await
-    .expect_error(401, "invalid_token");
+    let anonymous = node
+        .send(
+            Method::POST,
+            "/api/v1/convergences/mine/artifacts",
+            As::Anonymous,
+            Some(&artifact),
+        )
+        .await
+        .expect_error(401, "unauthenticated");
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let bogus = node
+        .send(
+            Method::POST,
+            "/api/v1/convergences/mine/artifacts",
+            As::Token("kgn_bogus"),
+            Some(&artifact),
+        )
+        .await
+        .expect_error(401, "invalid_token");
+    assert_eq!(
+        bogus.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    // The scheme is case-insensitive.
+    let lower = node
+        .client
+        .post(node.url("/api/v1/convergences/mine/artifacts"))
+        .header("Authorization", format!("bearer {token}"))
+        .json(&artifact);
+    reply(lower).await.expect(201);
     let id = node
         .send(
             Method::POST,

@@ -7,6 +7,7 @@
 //! carries the request id).
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::WWW_AUTHENTICATE;
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
@@ -267,8 +268,17 @@ impl ResponseError for Error {
             tracing::debug!(error = %self, "request rejected");
         }
         let mut response = HttpResponse::build(status);
-        if let Error::MethodNotAllowed { allowed } = self {
-            response.insert_header((actix_web::http::header::ALLOW, *allowed));
+        match self {
+            Error::MethodNotAllowed { allowed } => {
+                response.insert_header((actix_web::http::header::ALLOW, *allowed));
+            }
+            Error::Unauthenticated => {
+                response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+            }
+            Error::InvalidToken => {
+                response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+            }
+            _ => {}
         }
         response.json(self.body())
     }

@@ -103,9 +103,11 @@ impl Caller {
         let Some(header) = header else {
             return Ok(Self::anonymous());
         };
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let secret = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim())
             .filter(|s| !s.is_empty())
             .ok_or(Error::InvalidToken)?;
         let mut conn = pool.get().await?;
