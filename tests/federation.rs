@@ -29,7 +29,7 @@ async fn follow(origin: &TestNode, follower: &TestNode, slug: &str) -> String {
             .get_as("/api/v1/admin/follows", As::Admin)
             .await
             .expect(200);
-        (follows.body[0]["state"] == "accepted").then_some(())
+        (follows.body["items"][0]["state"] == "accepted").then_some(())
     })
     .await;
     // The origin queues what the convergence already holds (the backfill) shortly after it
@@ -816,6 +816,12 @@ async fn blocked_instances_are_neither_fetched_nor_heard() {
         .await
         .expect(201);
     assert_eq!(blocked.body["host"], origin_host);
+    let listed = follower
+        .get_as("/api/v1/admin/blocks?limit=1", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["items"][0]["host"], origin_host);
+    assert_eq!(listed.body["next_cursor"], Value::Null);
     follower
         .post("/api/v1/admin/blocks", json!({"host": "not a host/x"}))
         .await
@@ -878,7 +884,7 @@ async fn the_follow_command_queues_a_follow_that_the_running_node_delivers() {
             .get_as("/api/v1/admin/follows", As::Admin)
             .await
             .expect(200);
-        (follows.body[0]["state"] == "accepted").then_some(())
+        (follows.body["items"][0]["state"] == "accepted").then_some(())
     })
     .await;
     let again = run_kgnode(&follower.database, &follower.data_dir, &args)
@@ -946,4 +952,139 @@ async fn an_edge_into_a_private_convergence_is_neither_served_nor_federated() {
     let edges = arrived_relationships(&follower, copy_of_open["id"].as_str().expect("id")).await;
     assert_eq!(edges.len(), 1, "only the public edge arrives: {edges:?}");
     assert_eq!(edges[0]["kind"], "extends");
+
+    // Its deletion is not announced either. The outgoing projection reads the log in order:
+    // once an artifact written after the deletion has arrived, the deletion has been handled.
+    origin
+        .delete(&format!("/api/v1/relationships/{into_private}"))
+        .await
+        .expect(204);
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Last"}))
+        .await;
+    wait_for_titles(&follower, &mirror, &["Last", "Later", "Open"]).await;
+    let mentions = origin
+        .count(&format!(
+            "federation_activities WHERE payload::text LIKE '%{into_private}%'"
+        ))
+        .await;
+    assert_eq!(mentions, 0, "the private edge's id was federated");
+}
+
+/// Makes `node`'s database fail every insert of an artifact titled `title`, as a broken
+/// receiver would: its inbox then answers that activity with 500, every time.
+async fn refuse_artifacts_titled(node: &TestNode, title: &str) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = node.database.connect().await;
+    for statement in [
+        format!(
+            "CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.title = '{title}' THEN RAISE EXCEPTION 'refused for the test'; END IF; \
+             RETURN NEW; END $$"
+        ),
+        "CREATE TRIGGER refuse_for_test BEFORE INSERT ON artifacts \
+         FOR EACH ROW EXECUTE FUNCTION refuse_for_test()"
+            .to_owned(),
+    ] {
+        diesel::sql_query(statement)
+            .execute(&mut conn)
+            .await
+            .expect("trigger");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_a_follower_keeps_refusing_is_parked_and_the_queue_moves_on() {
+    let origin = spawn_node().await;
+    let follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    refuse_artifacts_titled(&follower, "Poison").await;
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "Poison"}))
+        .await;
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "After"}))
+        .await;
+
+    // The follower answers the first with 500 every time: after three refusals (the test
+    // settings' `federation.park_after_refusals`) it is parked and the next one arrives.
+    wait_for_titles(&follower, &mirror, &["After"]).await;
+    wait_for_empty_queue(&origin, "the origin to move past the parked activity").await;
+    let overview = origin
+        .get_as("/api/v1/admin/federation", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(overview.body["total_parked"], 1, "{}", overview.body);
+    assert_eq!(overview.body["peers"][0]["parked"], 1);
+    let parked = origin
+        .get_as("/api/v1/admin/federation/parked", As::Admin)
+        .await
+        .expect(200);
+    let entry = &parked.body["items"][0];
+    assert_eq!(entry["type"], "Announce", "{entry}");
+    assert_eq!(entry["attempts"], 3);
+    assert!(
+        entry["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("500"),
+        "{entry}"
+    );
+    assert_eq!(parked.body["next_cursor"], Value::Null);
+    let id = entry["id"].as_i64().expect("id");
+
+    // Once the follower is fixed, a retry delivers it; the entry is gone.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = follower.database.connect().await;
+        diesel::sql_query("DROP TRIGGER refuse_for_test ON artifacts")
+            .execute(&mut conn)
+            .await
+            .expect("drop trigger");
+    }
+    origin
+        .send(
+            Method::POST,
+            &format!("/api/v1/admin/federation/parked/{id}/retry"),
+            As::Admin,
+            None,
+        )
+        .await
+        .expect(202);
+    wait_for_titles(&follower, &mirror, &["After", "Poison"]).await;
+    assert_eq!(origin.count("federation_parked").await, 0);
+    origin
+        .send(
+            Method::POST,
+            &format!("/api/v1/admin/federation/parked/{id}/retry"),
+            As::Admin,
+            None,
+        )
+        .await
+        .expect_error(404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_follower_parks_nothing() {
+    let origin = spawn_node().await;
+    let mut follower = spawn_node().await;
+    origin.convergence("ideas", "public").await;
+    let mirror = follow(&origin, &follower, "ideas").await;
+    follower.stop().await;
+    origin
+        .artifact("ideas", json!({"kind": "idea", "title": "While away"}))
+        .await;
+    eventually("several failed attempts", || async {
+        let overview = origin
+            .get_as("/api/v1/admin/federation", As::Admin)
+            .await
+            .expect(200);
+        let failures = overview.body["peers"][0]["failures"].as_i64()?;
+        (failures > 3).then_some(())
+    })
+    .await;
+    assert_eq!(origin.count("federation_parked").await, 0);
+    follower.restart().await;
+    wait_for_titles(&follower, &mirror, &["While away"]).await;
 }

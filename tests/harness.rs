@@ -119,6 +119,7 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.federation.allow_local_network = true;
     settings.federation.retry_base_ms = 100;
     settings.federation.retry_max_secs = 1;
+    settings.federation.park_after_refusals = 3;
     settings.federation.poll_ms = 50;
     // Overlapping deliveries: activities may arrive out of order, the harder case for receivers.
     settings.federation.deliveries_in_flight = 4;

@@ -44,6 +44,9 @@ pub struct FederationSettings {
     pub retry_base_ms: u64,
     /// Longest delay between delivery retries, in seconds.
     pub retry_max_secs: u64,
+    /// Refusals in a row (the peer answered with an error status) after which an activity is
+    /// parked for the administrator and the peer's queue moves on.
+    pub park_after_refusals: u32,
     /// How often the delivery queue looks for work, in milliseconds.
     pub poll_ms: u64,
     /// Timeout of one outgoing request, in seconds.

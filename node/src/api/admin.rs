@@ -3,15 +3,17 @@
 use activitypub_federation::config::FederationConfig;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Writer;
 use crate::db::DbPool;
 use crate::error::{Error, ErrorBody, Result};
 use crate::federating::admin::{self, BlockedInstance, FollowView, PeerQueue};
+use crate::federating::parked::{self, ParkedActivity};
 use crate::federating::{FederationContext, FederationError};
 
 use super::json::ApiJson;
+use super::pagination::{MAX_LIMIT, Page, decode_cursor, page_limit, paginate};
 
 type Federation = Option<web::Data<FederationConfig<FederationContext>>>;
 
@@ -45,10 +47,27 @@ pub struct FederationOverview {
     pub peers: Vec<PeerQueue>,
     /// Activities not yet delivered, over all inboxes.
     pub total_backlog: i64,
-    /// Remote convergences this node follows.
+    /// Activities parked after repeated refusals, over all inboxes.
+    pub total_parked: i64,
+    /// Remote convergences this node follows (the first 500 by name; all of them through
+    /// `GET /admin/follows`).
     pub follows: Vec<FollowView>,
-    /// Blocked instances.
+    /// Blocked instances (the first 500; all through `GET /admin/blocks`).
     pub blocked: Vec<BlockedInstance>,
+}
+
+/// Follows and blocks shown in the overview.
+const OVERVIEW_LIMIT: i64 = MAX_LIMIT;
+
+/// Query of the admin lists: a page size and the previous page's cursor.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AdminListQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// The delivery queue (per-peer backlog and last error), follows and blocks.
@@ -65,9 +84,14 @@ pub async fn overview(
     let peers = admin::queue_state(&mut conn).await.map_err(node_error)?;
     Ok(web::Json(FederationOverview {
         total_backlog: peers.iter().map(|peer| peer.backlog).sum(),
+        total_parked: peers.iter().map(|peer| peer.parked).sum(),
         peers,
-        follows: admin::list_follows(&mut conn).await.map_err(node_error)?,
-        blocked: admin::list_blocks(&mut conn).await.map_err(node_error)?,
+        follows: admin::list_follows(&mut conn, None, OVERVIEW_LIMIT)
+            .await
+            .map_err(node_error)?,
+        blocked: admin::list_blocks(&mut conn, None, OVERVIEW_LIMIT)
+            .await
+            .map_err(node_error)?,
     }))
 }
 
@@ -131,19 +155,29 @@ pub async fn unfollow(
     }
 }
 
-/// Remote convergences this node follows.
+/// Remote convergences this node follows, by local name.
 #[utoipa::path(get, path = "/api/v1/admin/follows", tag = "admin",
-    security(("bearer" = [])),
-    responses((status = 200, body = Vec<FollowView>), (status = 401, body = ErrorBody)))]
+    params(AdminListQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<FollowView>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 pub async fn list_follows(
     pool: web::Data<DbPool>,
     Writer(caller): Writer,
-) -> Result<web::Json<Vec<FollowView>>> {
+    query: web::Query<AdminListQuery>,
+) -> Result<web::Json<Page<FollowView>>> {
     caller.require_node("federation administration")?;
+    let limit = page_limit(query.limit)?;
+    let after: Option<String> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
-    Ok(web::Json(
-        admin::list_follows(&mut conn).await.map_err(node_error)?,
-    ))
+    let rows = admin::list_follows(&mut conn, after.as_deref(), limit + 1)
+        .await
+        .map_err(node_error)?;
+    Ok(web::Json(paginate(
+        rows,
+        limit,
+        |row| row.convergence.clone(),
+        |row| row,
+    )))
 }
 
 /// Body of `POST /api/v1/admin/blocks`.
@@ -176,19 +210,29 @@ pub async fn block(
     Ok(HttpResponse::Created().json(blocked))
 }
 
-/// Blocked instances.
+/// Blocked instances, by host.
 #[utoipa::path(get, path = "/api/v1/admin/blocks", tag = "admin",
-    security(("bearer" = [])),
-    responses((status = 200, body = Vec<BlockedInstance>), (status = 401, body = ErrorBody)))]
+    params(AdminListQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<BlockedInstance>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 pub async fn list_blocks(
     pool: web::Data<DbPool>,
     Writer(caller): Writer,
-) -> Result<web::Json<Vec<BlockedInstance>>> {
+    query: web::Query<AdminListQuery>,
+) -> Result<web::Json<Page<BlockedInstance>>> {
     caller.require_node("federation administration")?;
+    let limit = page_limit(query.limit)?;
+    let after: Option<String> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
-    Ok(web::Json(
-        admin::list_blocks(&mut conn).await.map_err(node_error)?,
-    ))
+    let rows = admin::list_blocks(&mut conn, after.as_deref(), limit + 1)
+        .await
+        .map_err(node_error)?;
+    Ok(web::Json(paginate(
+        rows,
+        limit,
+        |row| row.host.clone(),
+        |row| row,
+    )))
 }
 
 /// Lifts a block.
@@ -207,5 +251,83 @@ pub async fn unblock(
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(Error::not_found("blocked instance", host.as_str()))
+    }
+}
+
+/// Query of `GET /api/v1/admin/federation/parked`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ParkedQuery {
+    /// Only the activities parked for this inbox.
+    pub inbox: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Activities that peers kept refusing, parked so that their queues moved on; oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/federation/parked", tag = "admin",
+    params(ParkedQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<ParkedActivity>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+pub async fn list_parked(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+    query: web::Query<ParkedQuery>,
+) -> Result<web::Json<Page<ParkedActivity>>> {
+    caller.require_node("federation administration")?;
+    let limit = page_limit(query.limit)?;
+    let after: Option<i64> = decode_cursor(query.cursor.as_deref())?;
+    let mut conn = pool.get().await?;
+    let rows = parked::list_parked(&mut conn, query.inbox.as_deref(), after, limit)
+        .await
+        .map_err(node_error)?;
+    Ok(web::Json(paginate(rows, limit, |row| row.id, |row| row)))
+}
+
+/// Sends a parked activity again: it is queued for its inbox behind what is queued now.
+#[utoipa::path(post, path = "/api/v1/admin/federation/parked/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "The parked entry")),
+    security(("bearer" = [])),
+    responses((status = 202, description = "Queued again"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn retry_parked(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    if parked::retry_parked(&mut conn, *id)
+        .await
+        .map_err(node_error)?
+    {
+        Ok(HttpResponse::Accepted().finish())
+    } else {
+        Err(Error::not_found("parked activity", id.to_string()))
+    }
+}
+
+/// Forgets a parked activity without sending it again.
+#[utoipa::path(delete, path = "/api/v1/admin/federation/parked/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "The parked entry")),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn discard_parked(
+    pool: web::Data<DbPool>,
+    Writer(caller): Writer,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    caller.require_node("federation administration")?;
+    let mut conn = pool.get().await?;
+    if parked::discard_parked(&mut conn, *id)
+        .await
+        .map_err(node_error)?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Error::not_found("parked activity", id.to_string()))
     }
 }

@@ -31,6 +31,18 @@ pub struct NotReadyResponse {
     pub graph_loaded: bool,
     /// Whether the search index has been filled from PostgreSQL.
     pub search_built: bool,
+    /// While it is being filled: how many documents are written, of how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_progress: Option<SearchProgress>,
+}
+
+/// How far the search index's build has come.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchProgress {
+    /// Documents written to the new index.
+    pub written: u64,
+    /// Live artifacts it will hold.
+    pub total: u64,
 }
 
 /// The process is up.
@@ -76,6 +88,10 @@ pub async fn readyz(
             pending_migrations: pending,
             graph_loaded,
             search_built,
+            search_progress: (!search_built).then(|| {
+                let (written, total) = search.progress();
+                SearchProgress { written, total }
+            }),
         }))
     }
 }

@@ -83,6 +83,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
             )
             .service(resource("/search", "GET").get(search::search))
             .service(resource("/admin/federation", "GET").get(admin::overview))
+            .service(resource("/admin/federation/parked", "GET").get(admin::list_parked))
+            .service(
+                resource("/admin/federation/parked/{id}", "DELETE").delete(admin::discard_parked),
+            )
+            .service(
+                resource("/admin/federation/parked/{id}/retry", "POST").post(admin::retry_parked),
+            )
             .service(
                 resource("/admin/follows", "GET, POST")
                     .get(admin::list_follows)

@@ -108,6 +108,7 @@ diesel::table! {
         inbox -> Nullable<Text>,
         payload -> Jsonb,
         created_at -> Timestamptz,
+        retry_of -> Nullable<Int8>,
     }
 }
 
@@ -138,6 +139,18 @@ diesel::table! {
         last_error -> Nullable<Text>,
         last_success_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        refusals -> Int4,
+    }
+}
+
+diesel::table! {
+    federation_parked (id) {
+        id -> Int8,
+        inbox -> Text,
+        activity_id -> Int8,
+        attempts -> Int4,
+        last_error -> Text,
+        parked_at -> Timestamptz,
     }
 }
 
@@ -194,6 +207,8 @@ diesel::joinable!(artifacts -> convergences (convergence_id));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
 diesel::joinable!(federation_activities -> convergences (convergence_id));
 diesel::joinable!(federation_backfills -> convergences (convergence_id));
+diesel::joinable!(federation_parked -> federation_activities (activity_id));
+diesel::joinable!(federation_parked -> federation_deliveries (inbox));
 diesel::joinable!(federation_followers -> convergences (convergence_id));
 diesel::joinable!(federation_followers -> remote_actors (actor_url));
 diesel::joinable!(federation_follows -> convergences (convergence_id));
@@ -214,6 +229,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_deliveries,
     federation_followers,
     federation_follows,
+    federation_parked,
     received_activities,
     remote_actors,
     remote_tombstones,

@@ -188,12 +188,16 @@ fn follows_query() -> _ {
         ))
 }
 
-/// Every remote convergence this node follows.
+/// The remote convergences this node follows, by local name, after `after`: `limit` of them.
 pub async fn list_follows(
     conn: &mut AsyncPgConnection,
+    after: Option<&str>,
+    limit: i64,
 ) -> Result<Vec<FollowView>, FederationError> {
     Ok(follows_query()
-        .order(federation_follows::created_at)
+        .filter(convergences::slug.gt(after.unwrap_or_default().to_owned()))
+        .order(convergences::slug)
+        .limit(limit)
         .load(conn)
         .await?)
 }
@@ -213,6 +217,13 @@ pub struct PeerQueue {
     /// Consecutive failed attempts.
     #[diesel(sql_type = Integer)]
     pub failures: i32,
+    /// Of those, the attempts the peer answered with an error status (refusals); at
+    /// `federation.park_after_refusals` the activity is parked.
+    #[diesel(sql_type = Integer)]
+    pub refusals: i32,
+    /// Activities this peer refused until they were parked (`GET /admin/federation/parked`).
+    #[diesel(sql_type = BigInt)]
+    pub parked: i64,
     /// The last failure, cleared by a success.
     #[diesel(sql_type = Nullable<Text>)]
     pub last_error: Option<String>,
@@ -230,8 +241,9 @@ pub struct PeerQueue {
 /// Per-inbox backlog and errors, largest backlog first.
 pub async fn queue_state(conn: &mut AsyncPgConnection) -> Result<Vec<PeerQueue>, FederationError> {
     Ok(diesel::sql_query(
-        "SELECT d.inbox, d.delivered_through, d.failures, d.last_error, d.next_attempt_at, \
-                d.last_success_at, \
+        "SELECT d.inbox, d.delivered_through, d.failures, d.refusals, d.last_error, \
+                d.next_attempt_at, d.last_success_at, \
+                (SELECT count(*) FROM federation_parked p WHERE p.inbox = d.inbox) AS parked, \
                 (SELECT count(*) FROM federation_followers f WHERE f.inbox = d.inbox) AS followers, \
                 (SELECT count(*) FROM federation_activities a \
                  WHERE a.id > d.delivered_through AND (a.inbox = d.inbox OR EXISTS ( \
@@ -255,9 +267,11 @@ pub struct BlockedInstance {
     pub created_at: DateTime<Utc>,
 }
 
-/// The block list.
+/// The block list by host, after `after`: `limit` entries.
 pub async fn list_blocks(
     conn: &mut AsyncPgConnection,
+    after: Option<&str>,
+    limit: i64,
 ) -> Result<Vec<BlockedInstance>, FederationError> {
     Ok(blocked_instances::table
         .select((
@@ -265,7 +279,9 @@ pub async fn list_blocks(
             blocked_instances::reason,
             blocked_instances::created_at,
         ))
+        .filter(blocked_instances::host.gt(after.unwrap_or_default().to_owned()))
         .order(blocked_instances::host)
+        .limit(limit)
         .load(conn)
         .await?)
 }

@@ -5,8 +5,10 @@
 //! has been served: a worker claims a due inbox (a lease, so that several node processes on one
 //! database never deliver twice at once), sends its pending activities in order (one at a time,
 //! or `federation.deliveries_in_flight` overlapping), and moves the mark over the successes.
-//! A failure backs off exponentially ([`kg_federation::backoff`]) without ever giving up, and
-//! nothing is lost on restart: the queue is only PostgreSQL.
+//! A failure backs off exponentially ([`kg_federation::backoff`]). A peer that does not answer
+//! is waited for without end; an activity that a peer answers with an error status
+//! `federation.park_after_refusals` times in a row is parked ([`super::parked`]) and the queue
+//! moves on. Nothing is lost on restart: the queue is only PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -35,6 +37,7 @@ use super::FederationContext;
 use super::actors::{ActorRecord, find_local_actor};
 use super::backfill;
 use super::error::FederationError;
+use super::parked::park;
 use super::urls::LocalUrls;
 
 /// A claimed inbox is left alone by other workers for this long without progress (each batch
@@ -151,6 +154,8 @@ struct Claimed {
     delivered_through: i64,
     #[diesel(sql_type = Integer)]
     failures: i32,
+    #[diesel(sql_type = Integer)]
+    refusals: i32,
 }
 
 #[derive(QueryableByName)]
@@ -182,7 +187,7 @@ const CLAIM: &str = "UPDATE federation_deliveries d SET next_attempt_at = now() 
              SELECT 1 FROM federation_followers f \
              WHERE f.convergence_id = a.convergence_id AND f.inbox = d.inbox \
                AND f.since_activity < a.id))) \
-     RETURNING d.inbox, d.delivered_through, d.failures";
+     RETURNING d.inbox, d.delivered_through, d.failures, d.refusals";
 
 /// Starts the delivery queue's thread.
 pub fn start_delivery(settings: &Settings) -> std::io::Result<Follower> {
@@ -323,21 +328,22 @@ impl InboxWorker {
             let in_flight = data.settings.deliveries_in_flight.max(1);
             let sends: Vec<_> = pending
                 .iter()
-                .map(|activity| send(&data, &actors, &inbox_url, activity))
+                .map(|activity| async {
+                    let outcome = send(&data, &actors, &inbox_url, activity).await;
+                    (activity.id, outcome)
+                })
                 .collect();
             let mut results = futures_util::stream::iter(sends).buffered(in_flight);
-            while let Some(result) = results.next().await {
-                match result {
-                    Ok(id) => mark = id,
-                    Err(error) => {
-                        drop(results);
-                        let progressed = mark > before;
-                        if progressed {
-                            self.delivered(mark).await?;
-                        }
-                        return self.failed(&error.to_string(), progressed).await;
+            while let Some((id, outcome)) = results.next().await {
+                if let Err(error) = outcome {
+                    drop(results);
+                    let progressed = mark > before;
+                    if progressed {
+                        self.delivered(mark).await?;
                     }
+                    return self.failed(id, &error, progressed).await;
                 }
+                mark = id;
             }
             self.delivered(mark).await?;
         }
@@ -349,6 +355,7 @@ impl InboxWorker {
             .set((
                 federation_deliveries::delivered_through.eq(mark),
                 federation_deliveries::failures.eq(0),
+                federation_deliveries::refusals.eq(0),
                 federation_deliveries::last_error.eq(None::<String>),
                 federation_deliveries::last_success_at.eq(Some(Utc::now())),
                 federation_deliveries::next_attempt_at.eq(Utc::now() + LEASE),
@@ -368,32 +375,63 @@ impl InboxWorker {
         Ok(())
     }
 
-    /// Records a failure; the count restarts when this drain delivered something first.
-    async fn failed(&self, error: &str, progressed: bool) -> Result<(), FederationError> {
+    /// Records the failure to deliver `activity`, the head of the queue (the counts restart
+    /// when this drain delivered something first), and parks it once the peer has refused it
+    /// often enough.
+    async fn failed(
+        &self,
+        activity: i64,
+        error: &FederationError,
+        progressed: bool,
+    ) -> Result<(), FederationError> {
         let settings = &self.config.settings;
+        let (failures, refusals) = if progressed {
+            (0, 0)
+        } else {
+            (self.claimed.failures, self.claimed.refusals)
+        };
+        let failures = failures.saturating_add(1);
+        let refusals = if is_refusal(error) {
+            refusals.saturating_add(1)
+        } else {
+            refusals
+        };
+        let message: String = error.to_string().chars().take(1000).collect();
+        let mut conn = self.config.pool.get().await?;
+        if u32::try_from(refusals).unwrap_or(0) >= settings.park_after_refusals.max(1) {
+            tracing::warn!(inbox = %self.claimed.inbox, activity, refusals, error = %message, "activity parked: the peer keeps refusing it");
+            return park(&mut conn, &self.claimed.inbox, activity, refusals, &message).await;
+        }
         let backoff = Backoff {
             base: Duration::from_millis(settings.retry_base_ms),
             cap: Duration::from_secs(settings.retry_max_secs),
         };
-        let failures = if progressed {
-            1
-        } else {
-            self.claimed.failures.saturating_add(1)
-        };
         let delay = backoff.delay(u32::try_from(failures).unwrap_or(u32::MAX));
-        tracing::warn!(inbox = %self.claimed.inbox, failures, retry_in = ?delay, %error, "delivery failed");
-        let mut conn = self.config.pool.get().await?;
+        tracing::warn!(inbox = %self.claimed.inbox, failures, refusals, retry_in = ?delay, error = %message, "delivery failed");
         diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
             .set((
                 federation_deliveries::failures.eq(failures),
-                federation_deliveries::last_error
-                    .eq(Some(error.chars().take(1000).collect::<String>())),
+                federation_deliveries::refusals.eq(refusals),
+                federation_deliveries::last_error.eq(Some(message)),
                 federation_deliveries::next_attempt_at.eq(Utc::now() + delay),
                 federation_deliveries::updated_at.eq(Utc::now()),
             ))
             .execute(&mut conn)
             .await?;
         Ok(())
+    }
+}
+
+/// Whether the peer answered the delivery with an error status that sending the same activity
+/// again keeps getting (5xx, 408), as opposed to not answering at all (connection refused,
+/// timeout) or asking to slow down (429). activitypub_federation reports an answered failure
+/// only as text: "... failure with status {status}: {body}".
+fn is_refusal(error: &FederationError) -> bool {
+    match error {
+        FederationError::Protocol(activitypub_federation::error::Error::Other(text)) => {
+            text.contains("failure with status") && !text.contains("status 429")
+        }
+        _ => false,
     }
 }
 

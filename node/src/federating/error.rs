@@ -66,8 +66,23 @@ fn protocol_code(error: &ProtocolError) -> &'static str {
         }
         ProtocolError::ParseReceivedActivity { .. } => "invalid_activity",
         ProtocolError::NotFound | ProtocolError::ObjectDeleted(_) => "not_found",
+        error if is_unusable_remote_object(error) => "unfetchable_object",
         _ => "federation_error",
     }
+}
+
+/// A remote object the activity refers to was fetched but cannot be used (an error page, the
+/// wrong id, malformed, too large): the sender's problem, answered with a 4xx so that it does
+/// not retry. Only an unreachable server stays a 502, which senders retry.
+fn is_unusable_remote_object(error: &ProtocolError) -> bool {
+    matches!(
+        error,
+        ProtocolError::FetchInvalidContentType(_)
+            | ProtocolError::FetchWrongId(_)
+            | ProtocolError::ParseFetchedObject(..)
+            | ProtocolError::RequestLimit
+            | ProtocolError::ResponseBodyLimit
+    )
 }
 
 impl ResponseError for FederationError {
@@ -83,6 +98,7 @@ impl ResponseError for FederationError {
                 ProtocolError::NotFound | ProtocolError::ObjectDeleted(_) => {
                     StatusCode::BAD_REQUEST
                 }
+                error if is_unusable_remote_object(error) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::BAD_GATEWAY,
             },
             FederationError::Node(error) => error.status_code(),
@@ -104,5 +120,36 @@ impl ResponseError for FederationError {
         }
         HttpResponse::build(status)
             .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn status(error: ProtocolError) -> StatusCode {
+        FederationError::Protocol(error).status_code()
+    }
+
+    #[test]
+    fn an_unusable_remote_object_is_the_senders_problem() {
+        let url = url::Url::parse("http://peer.example/relationships/1").expect("url");
+        assert_eq!(
+            status(ProtocolError::FetchInvalidContentType(url.clone())),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(ProtocolError::FetchWrongId(url)),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(ProtocolError::ResponseBodyLimit),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(ProtocolError::Other("connection refused".to_owned())),
+            StatusCode::BAD_GATEWAY
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod keys;
 pub mod objects;
 pub mod outgoing;
+pub mod parked;
 pub mod routes;
 pub mod urls;
 

@@ -132,6 +132,22 @@ pub async fn relationship_object(
     }))
 }
 
+/// Whether both `ends` of an edge are in public convergences, as they must have been for the
+/// edge to be federated: the `Delete` of an edge that never was is not announced either.
+pub async fn both_ends_public(
+    conn: &mut AsyncPgConnection,
+    ends: [Uuid; 2],
+) -> Result<bool, FederationError> {
+    let public: i64 = artifacts::table
+        .inner_join(convergences::table)
+        .filter(artifacts::id.eq_any(ends))
+        .filter(convergences::visibility.eq(Visibility::Public.as_str()))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(public == 2)
+}
+
 /// The ActivityStreams public collection.
 pub fn public() -> Url {
     Url::parse(PUBLIC).unwrap_or_else(|_| unreachable!("the public collection URL is valid"))

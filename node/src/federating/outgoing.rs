@@ -32,7 +32,7 @@ use super::FederationContext;
 use super::actors::group_actor;
 use super::delivery::{Target, enqueue};
 use super::error::FederationError;
-use super::objects::{artifact_object, public, relationship_object};
+use super::objects::{artifact_object, both_ends_public, public, relationship_object};
 use super::urls::LocalUrls;
 
 /// Changes read per transaction.
@@ -185,10 +185,23 @@ async fn describe(
             let object = artifact_object(conn, urls, &row, convergence).await?;
             Ok(Some((kind, ContentObject::Artifact(Box::new(object)))))
         }
-        "relationship" if kind == ContentType::Delete => Ok(Some((
-            kind,
-            ContentObject::Id(urls.relationship(change.entity_id)),
-        ))),
+        "relationship" if kind == ContentType::Delete => {
+            let end = |name: &str| {
+                change.payload[name]
+                    .as_str()
+                    .and_then(|id| id.parse::<Uuid>().ok())
+            };
+            let (Some(source), Some(target)) = (end("source"), end("target")) else {
+                return Ok(None);
+            };
+            if !both_ends_public(conn, [source, target]).await? {
+                return Ok(None);
+            }
+            Ok(Some((
+                kind,
+                ContentObject::Id(urls.relationship(change.entity_id)),
+            )))
+        }
         "relationship" => {
             let row: Option<DbRelationship> = artifact_relationships::table
                 .find(change.entity_id)

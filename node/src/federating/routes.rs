@@ -386,6 +386,7 @@ async fn get_activity(request: HttpRequest, config: Config) -> Answer {
     let mut conn = data.pool.get().await?;
     let payload: Option<serde_json::Value> = federation_activities::table
         .filter(federation_activities::activity_url.eq(url.as_str()))
+        .filter(federation_activities::retry_of.is_null())
         .select(federation_activities::payload)
         .first(&mut conn)
         .await

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel_async::AsyncPgConnection;
@@ -22,17 +22,39 @@ const MAX_UNCOMMITTED_CHANGES: i64 = 50_000;
 
 /// Whether the search index holds all of PostgreSQL (up to the changes it is still applying):
 /// false while an empty index is being filled, when searches would see only part of it.
+/// While it is being filled, how far the build has come, for `/readyz`.
 #[derive(Debug, Clone, Default)]
-pub struct SearchReadiness(Arc<AtomicBool>);
+pub struct SearchReadiness(Arc<ReadinessState>);
+
+#[derive(Debug, Default)]
+struct ReadinessState {
+    built: AtomicBool,
+    written: AtomicU64,
+    total: AtomicU64,
+}
 
 impl SearchReadiness {
     /// True once the index has been filled (at once for an index that was already).
     pub fn is_built(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.built.load(Ordering::Acquire)
+    }
+
+    /// Documents written so far and in all, while the index is being filled.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.0.written.load(Ordering::Relaxed),
+            self.0.total.load(Ordering::Relaxed),
+        )
     }
 
     fn mark_built(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.built.store(true, Ordering::Release);
+    }
+
+    fn record_progress(&self, written: u64, total: u64) {
+        self.0.written.store(written, Ordering::Relaxed);
+        self.0.total.store(total, Ordering::Relaxed);
+        tracing::info!(written, total, "building the search index");
     }
 }
 
@@ -107,7 +129,9 @@ impl FollowerJob for SearchJob {
         let position = match self.resume_after.or(self.writer.committed_position()) {
             Some(position) => position,
             None => {
-                let position = rebuild_into(&mut conn, &mut self.writer, &log_progress).await?;
+                let readiness = self.readiness.clone();
+                let progress = move |written, total| readiness.record_progress(written, total);
+                let position = rebuild_into(&mut conn, &mut self.writer, &progress).await?;
                 tracing::info!(position, "search index built");
                 position
             }
@@ -216,8 +240,4 @@ async fn affected_artifacts(
         ids.extend(artifacts_of(conn, &convergences).await?);
     }
     Ok(ids.into_iter().collect())
-}
-
-fn log_progress(written: u64, total: u64) {
-    tracing::info!(written, total, "building the search index");
 }

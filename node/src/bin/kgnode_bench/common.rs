@@ -23,6 +23,44 @@ use crate::load::RowCounts;
 /// Slug of the convergence every benchmark loads into.
 pub(crate) const SLUG: &str = "bench";
 
+/// What browsers and Python `requests` accept, so that the benchmarks see what real clients
+/// see: compressed answers and their cost.
+pub(crate) const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
+/// Which `Accept-Encoding` a benchmark client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Encoding {
+    /// [`BROWSER_ACCEPT_ENCODING`], answers decoded by the client (the default of every run).
+    Browser,
+    /// `identity`: uncompressed answers, reported beside the browser figures.
+    Identity,
+}
+
+impl Encoding {
+    pub(crate) fn header(self) -> &'static str {
+        match self {
+            Self::Browser => BROWSER_ACCEPT_ENCODING,
+            Self::Identity => "identity",
+        }
+    }
+}
+
+/// A keep-alive HTTP client sending `encoding`'s `Accept-Encoding` on every request.
+pub(crate) fn http_client(encoding: Encoding) -> Result<reqwest::Client, BenchError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_ENCODING,
+        reqwest::header::HeaderValue::from_static(encoding.header()),
+    );
+    let builder = reqwest::Client::builder().default_headers(headers);
+    let builder = match encoding {
+        Encoding::Browser => builder,
+        Encoding::Identity => builder.no_gzip().no_brotli().no_zstd().no_deflate(),
+    };
+    Ok(builder.build()?)
+}
+
 /// The synthetic data set, shared by every benchmark.
 #[derive(Debug, Args)]
 pub(crate) struct DatasetArgs {
@@ -241,6 +279,40 @@ pub(crate) struct CreatedArtifact {
     pub(crate) id: Uuid,
 }
 
+/// What `/readyz` says, ready (200, `{"status": "ok"}`) or not (503, with what is missing).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Readiness {
+    status: String,
+    #[serde(default)]
+    graph_loaded: bool,
+    #[serde(default)]
+    search_built: bool,
+    /// Documents written and in all while the search index is being filled.
+    #[serde(default)]
+    pub(crate) search_progress: Option<SearchProgress>,
+}
+
+/// `search_progress` of `/readyz`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchProgress {
+    pub(crate) written: u64,
+    pub(crate) total: u64,
+}
+
+impl Readiness {
+    pub(crate) fn ready(&self) -> bool {
+        self.status == "ok"
+    }
+
+    pub(crate) fn graph_loaded(&self) -> bool {
+        self.ready() || self.graph_loaded
+    }
+
+    pub(crate) fn search_built(&self) -> bool {
+        self.ready() || self.search_built
+    }
+}
+
 /// A node serving in this process on a free port of 127.0.0.1.
 pub(crate) struct RunningNode {
     /// `http://127.0.0.1:{port}/api/v1`.
@@ -253,6 +325,12 @@ pub(crate) struct RunningNode {
 }
 
 impl RunningNode {
+    /// Asks `/readyz`.
+    pub(crate) async fn readiness(&self, http: &reqwest::Client) -> Result<Readiness, BenchError> {
+        let url = self.base.replace("/api/v1", "/readyz");
+        Ok(http.get(url).send().await?.json().await?)
+    }
+
     /// Starts a node on the database at `database_url` with its state in `data_dir`, from the
     /// default settings (logging at `warn`) changed by `tune`.
     pub(crate) async fn start(

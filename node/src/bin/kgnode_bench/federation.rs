@@ -18,8 +18,8 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::common::{
-    BenchError, DatasetArgs, RunningNode, SLUG, Server, ServerArgs, expect_status, load_average,
-    node_token, print_report, quotient, remove_dir,
+    BenchError, DatasetArgs, Encoding, RunningNode, SLUG, Server, ServerArgs, expect_status,
+    http_client, load_average, node_token, print_report, quotient, remove_dir,
 };
 use crate::load::{create_convergence, post_batches};
 
@@ -153,7 +153,7 @@ async fn measure(
     origin: &Member,
     followers: &[Member],
 ) -> Result<Run, BenchError> {
-    let client = reqwest::Client::new();
+    let client = http_client(Encoding::Browser)?;
     let origin_token = node_token(&server.database_url(&origin.database)).await?;
     create_convergence(&client, &origin_token, &origin.node.base).await?;
     let target = format!("{}/c/{SLUG}", origin.node.public_url);

@@ -13,8 +13,8 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::common::{
-    BenchError, CreatedArtifact, DatasetArgs, Phase, RunningNode, SLUG, Server, ServerArgs,
-    expect_status, node_token, print_report, progress, remove_dir,
+    BenchError, CreatedArtifact, DatasetArgs, Encoding, Phase, RunningNode, SLUG, Server,
+    ServerArgs, expect_status, http_client, node_token, print_report, progress, remove_dir,
 };
 use crate::copy::{COPY_LOADS, Pass, load_with_copy, next_batch};
 
@@ -178,7 +178,7 @@ pub(crate) async fn drive_http(
     base: &str,
 ) -> Result<Pass, BenchError> {
     let token = node_token(database_url).await?;
-    let client = reqwest::Client::new();
+    let client = http_client(Encoding::Browser)?;
     create_convergence(&client, &token, base).await?;
     post_batches(config, batch_size, &client, &token, base).await
 }

@@ -34,9 +34,9 @@ use tracing_subscriber::fmt::MakeWriter;
 use uuid::Uuid;
 
 use crate::common::{
-    BenchError, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, Server, ServerArgs,
-    clean_up, expect_status, load_average, load_average_once_quiet, parse_positive, print_report,
-    quotient,
+    BenchError, DatasetArgs, Encoding, Latency, LoadAverage, Phase, RunningNode, Server,
+    ServerArgs, clean_up, expect_status, http_client, load_average, load_average_once_quiet,
+    parse_positive, print_report, quotient,
 };
 use crate::copy::load_with_copy;
 use postgres::CteRunner;
@@ -248,7 +248,7 @@ async fn graph_bench(
     let rss_before = resident_bytes();
     let started = Instant::now();
     let node = RunningNode::start(&url, data_dir.to_path_buf(), |_| {}).await?;
-    let http = reqwest::Client::new();
+    let http = http_client(Encoding::Browser)?;
     let outcome = async {
         let ready = wait_until_ready(&http, &node, started).await?;
         let rss_ready = resident_bytes();
@@ -260,17 +260,26 @@ async fn graph_bench(
             when: "before the HTTP queries",
             value: load_average_once_quiet().await,
         });
-        let runner = HttpRunner {
+        let browser = HttpRunner {
             client: http.clone(),
+            base: node.base.clone(),
+            limit: args.limit,
+        };
+        let identity = HttpRunner {
+            client: http_client(Encoding::Identity)?,
             base: node.base.clone(),
             limit: args.limit,
         };
         let mut http_runs = Vec::new();
         for set in &workload {
             for query in &set.warmup {
-                runner.run(query).await?;
+                browser.run(query).await?;
+                identity.run(query).await?;
             }
-            http_runs.push(runner.run_all(set).await?);
+            http_runs.push((
+                browser.run_all(set, "HTTP gzip").await?,
+                identity.run_all(set, "HTTP identity").await?,
+            ));
         }
         let pagerank_http = pagerank_over_http(&http, &node.base, args.pagerank_runs).await?;
         Ok::<_, BenchError>((graph_load, http_runs, pagerank_http))
@@ -291,7 +300,7 @@ async fn graph_bench(
     )
     .await?;
     let mut query_kinds = Vec::new();
-    for (set, http_run) in workload.iter().zip(&http_runs) {
+    for (set, (http_run, identity_run)) in workload.iter().zip(&http_runs) {
         let warm = set.warmup.len().min(args.cte_warmup);
         for query in &set.warmup[..warm] {
             cte.run(query).await?;
@@ -315,6 +324,7 @@ async fn graph_bench(
             warmup: set.warmup.len(),
             cte_warmup: warm,
             http: http_latency,
+            http_identity: Latency::of(&identity_run.latencies),
             cte: cte_latency,
             cte_timeouts: cte_run.timeouts,
             ratio_p50: quotient(cte_latency.p50_ms, http_latency.p50_ms),
@@ -403,18 +413,17 @@ fn paths_found(http: &[GraphAnswer], cte: &[Option<GraphAnswer>]) -> Option<(usi
     ))
 }
 
-/// Polls `/readyz` every 10 ms until it answers 200 (the graph is loaded).
+/// Polls `/readyz` every 10 ms until it says the graph is loaded.
 async fn wait_until_ready(
     http: &reqwest::Client,
     node: &RunningNode,
     started: Instant,
 ) -> Result<Duration, BenchError> {
-    let ready_url = node.base.replace("/api/v1", "/readyz");
     let bar = ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(250));
-    bar.set_message("node loading its graph (until /readyz answers 200)");
+    bar.set_message("node loading its graph (until /readyz says graph_loaded)");
     loop {
-        if http.get(&ready_url).send().await?.status().is_success() {
+        if node.readiness(http).await?.graph_loaded() {
             bar.finish_and_clear();
             return Ok(started.elapsed());
         }
@@ -426,38 +435,28 @@ async fn wait_until_ready(
     }
 }
 
-/// The search endpoint's count, as far as this benchmark reads it.
-#[derive(Deserialize)]
-struct SearchCount {
-    estimated_total: u64,
-}
-
-/// Waits until a blank search counts `expected` documents: the node's search follower builds
-/// its index at start, and would compete with the measurements.
+/// Waits until `/readyz` says the search index is built: the node's search follower builds it
+/// at start, and would compete with the measurements.
 async fn wait_for_search_index(
     http: &reqwest::Client,
     node: &RunningNode,
     expected: u64,
     started: Instant,
 ) -> Result<Duration, BenchError> {
-    let url = format!("{}/search", node.base);
     let bar = ProgressBar::new(expected);
     bar.set_style(ProgressStyle::with_template(
         "search index (built alongside, waited for) [{elapsed_precise}] {wide_bar} \
          {pos}/{len} ({per_sec}, eta {eta})",
     )?);
     loop {
-        let response = http
-            .get(&url)
-            .query(&[("q", ""), ("limit", "1")])
-            .send()
-            .await?;
-        let response = expect_status(response, 200, "GET /search").await?;
-        let count: SearchCount = response.json().await?;
-        bar.set_position(count.estimated_total);
-        if count.estimated_total >= expected {
+        let readiness = node.readiness(http).await?;
+        if readiness.search_built() {
             bar.finish_and_clear();
             return Ok(started.elapsed());
+        }
+        if let Some(progress) = readiness.search_progress {
+            bar.set_length(progress.total);
+            bar.set_position(progress.written);
         }
         if started.elapsed() > START_TIMEOUT {
             bar.abandon();
@@ -580,12 +579,12 @@ impl HttpRunner {
         Ok((elapsed, answer))
     }
 
-    async fn run_all(&self, set: &QuerySet) -> Result<HttpRun, BenchError> {
+    async fn run_all(&self, set: &QuerySet, side: &str) -> Result<HttpRun, BenchError> {
         let mut run = HttpRun {
             latencies: Vec::with_capacity(set.measured.len()),
             answers: Vec::with_capacity(set.measured.len()),
         };
-        let bar = query_progress("HTTP", set.kind, set.measured.len())?;
+        let bar = query_progress(side, set.kind, set.measured.len())?;
         for query in &set.measured {
             let (elapsed, answer) = self.run(query).await?;
             run.latencies.push(elapsed);

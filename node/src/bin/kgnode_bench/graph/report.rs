@@ -12,7 +12,8 @@ use crate::common::{Latency, LoadAverage, Phase, mebibytes};
 /// What the HTTP side computes, for the report.
 const HTTP_COMPUTES: &str = "GET /api/v1/graph/neighborhood/{id}?depth=&direction=&limit= and \
     GET /api/v1/graph/path?from=&to=&direction=out, anonymous (public artifacts only), one \
-    keep-alive connection, sequential, timed until the whole body is read: breadth-first \
+    keep-alive connection, sequential, Accept-Encoding: gzip, deflate, br, zstd (the identity \
+    column: Accept-Encoding: identity), timed until the whole body is read: breadth-first \
     neighbourhood with the artifacts' titles, kinds and convergence slugs (from the node's \
     slug cache once warm, no PostgreSQL query) and the relationships among them; bidirectional \
     BFS path with its artifacts and relationships; serialized to JSON";
@@ -86,7 +87,10 @@ pub(crate) struct QueryKindReport {
     pub(crate) cte_queries: usize,
     pub(crate) warmup: usize,
     pub(crate) cte_warmup: usize,
+    /// Through HTTP with a browser's `Accept-Encoding` (gzip).
     pub(crate) http: Latency,
+    /// The same queries with `Accept-Encoding: identity`.
+    pub(crate) http_identity: Latency,
     pub(crate) cte: Latency,
     pub(crate) cte_timeouts: usize,
     /// CTE p50 / HTTP p50.
@@ -212,16 +216,24 @@ impl fmt::Display for GraphReport {
         )?;
         writeln!(
             f,
-            "    {:<38} {:>22} {:>31} {:>15} {:>7} {:>12}",
-            "", "node via HTTP", "PostgreSQL recursive CTE", "CTE / HTTP", "median", "answers"
+            "    {:<38} {:>22} {:>15} {:>31} {:>15} {:>7} {:>12}",
+            "",
+            "node via HTTP, gzip",
+            "identity",
+            "PostgreSQL recursive CTE",
+            "CTE / HTTP",
+            "median",
+            "answers"
         )?;
         writeln!(
             f,
-            "    {:<38} {:>7} {:>7} {:>6} {:>8} {:>9} {:>8} {:>4} {:>7} {:>7} {:>7} {:>12}",
+            "    {:<38} {:>7} {:>7} {:>6} {:>7} {:>7} {:>8} {:>9} {:>8} {:>4} {:>7} {:>7} {:>7} {:>12}",
             "query type",
             "p50",
             "p99",
             "mean",
+            "p50",
+            "p99",
             "p50",
             "p99",
             "mean",
@@ -239,11 +251,13 @@ impl fmt::Display for GraphReport {
             };
             writeln!(
                 f,
-                "    {:<38} {:>7.3} {:>7.3} {:>6.2} {:>8.2} {:>9.2} {:>8.2} {:>4} {:>6.0}x {:>6.0}x {:>7} {:>12}",
+                "    {:<38} {:>7.3} {:>7.3} {:>6.2} {:>7.3} {:>7.3} {:>8.2} {:>9.2} {:>8.2} {:>4} {:>6.0}x {:>6.0}x {:>7} {:>12}",
                 k.label,
                 k.http.p50_ms,
                 k.http.p99_ms,
                 k.http.mean_ms,
+                k.http_identity.p50_ms,
+                k.http_identity.p99_ms,
                 k.cte.p50_ms,
                 k.cte.p99_ms,
                 k.cte.mean_ms,
@@ -269,10 +283,11 @@ impl fmt::Display for GraphReport {
             {
                 writeln!(
                     f,
-                    "  headline, 2-hop {}: node via HTTP p50 {:.3} ms (goal < 1 ms), PostgreSQL / \
-                     node {:.0}x at p50 and {:.0}x at p99 (goal >= 50x)",
+                    "  headline, 2-hop {}: node via HTTP p50 {:.3} ms gzip, {:.3} ms identity \
+                     (goal < 1 ms), PostgreSQL / node {:.0}x at p50 and {:.0}x at p99 (goal >= 50x)",
                     direction.as_str(),
                     k.http.p50_ms,
+                    k.http_identity.p50_ms,
                     k.ratio_p50,
                     k.ratio_p99
                 )?;

@@ -19,12 +19,12 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::common::{
-    BenchError, CreatedArtifact, DatasetArgs, Latency, LoadAverage, Phase, RunningNode, SLUG,
-    Server, ServerArgs, clean_up, expect_status, load_average, load_average_once_quiet, node_token,
-    parse_positive, percentile, print_report, quotient,
+    BenchError, CreatedArtifact, DatasetArgs, Encoding, Latency, LoadAverage, Phase, RunningNode,
+    SLUG, Server, ServerArgs, clean_up, expect_status, http_client, load_average,
+    load_average_once_quiet, node_token, parse_positive, percentile, print_report, quotient,
 };
 use crate::copy::load_with_copy;
-use postgres::{PgSearcher, build_postgres_baseline, check_matches};
+use postgres::{PgSearcher, PgSide, build_postgres_baseline, check_matches};
 use report::{IndexBuild, QueryTypeReport, SearchReport, WriteLatency};
 use workload::{BenchQuery, PhraseCollector, QuerySet, TermPicker, build_workload, stop_words};
 
@@ -63,7 +63,9 @@ pub(crate) const TERM_SELECTION: &str = "each term: with probability 1/2 a frequ
 /// What the node computes per query, for the report.
 pub(crate) const TANTIVY_COMPUTES: &str = "GET /api/v1/search?q=..&limit=20 plus \
     &facets=false (single, multi-term, phrase) or &kind=..&dimension=.. (filtered), anonymous \
-    (public artifacts only), one keep-alive connection, sequential: the top 20 by BM25 (title \
+    (public artifacts only), one keep-alive connection, sequential, Accept-Encoding: gzip, deflate, br, zstd as browsers \
+    and Python requests send it (the answer gzip-compressed and decoded by the client; the \
+    identity column: Accept-Encoding: identity): the top 20 by BM25 (title \
     x3; x(1 + dimension weight) when filtered) with stored fields and HTML snippets and the \
     exact match count; for the filtered type also kind and dimension facet counts (top 20 \
     values) over all matches; serialized to JSON and read whole by the client";
@@ -74,10 +76,12 @@ pub(crate) const POSTGRES_COMPUTES: &str = "one tokio-postgres connection, prepa
     are live artifacts of public convergences whose generated column fts = \
     setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', body), \
     'B') matches (GIN index); they return id, title, kind of the top 20 by ts_rank(fts, query) \
-    DESC, id (no count, no facets, no snippets). Filtered + faceted, in one statement over a \
+    DESC, id (lean: no count, no snippets) or, full, also ts_headline('english', body, query, \
+    'StartSel=<b>, StopSel=</b>, MaxWords=35, MinWords=15') of each of the 20 and the exact \
+    match count over a MATERIALIZED CTE of the matches. Filtered + faceted, in one statement over a \
     MATERIALIZED CTE of the matches (term, kind = $2, tagged with dimension $3 via \
     artifact_dimensions): the top 20 by ts_rank x (1 + that dimension's weight), the exact \
-    match count, and the top 20 kinds and top 20 dimensions (all tags of the matches, via \
+    match count (full: and each hit's ts_headline), and the top 20 kinds and top 20 dimensions (all tags of the matches, via \
     artifact_dimensions) by count with GROUP BY";
 
 /// Options of `search`.
@@ -203,7 +207,7 @@ pub(crate) async fn search_bench(
         settings.search.phrase_pairs = phrase_pairs;
     })
     .await?;
-    let http = reqwest::Client::new();
+    let http = http_client(Encoding::Browser)?;
     let outcome = measure_node_side(
         args, config, &http, &node, &client, &url, started, &workload, &mut loads,
     )
@@ -250,16 +254,24 @@ pub(crate) async fn measure_node_side(
     ));
 
     let index_segments = index_segments(&node.data_dir.join("search"));
-    let searcher = NodeSearcher {
+    let browser = NodeSearcher {
         client: http.clone(),
+        url: search_url.clone(),
+    };
+    let identity = NodeSearcher {
+        client: http_client(Encoding::Identity)?,
         url: search_url.clone(),
     };
     let mut tantivy_runs = Vec::new();
     for set in workload {
         for query in &set.warmup {
-            searcher.run(query).await?;
+            browser.run(query).await?;
+            identity.run(query).await?;
         }
-        tantivy_runs.push(searcher.run_all(set).await?);
+        tantivy_runs.push((
+            browser.run_all(set, Encoding::Browser).await?,
+            identity.run_all(set, Encoding::Identity).await?,
+        ));
     }
     loads.push((
         "before the PostgreSQL queries",
@@ -270,15 +282,21 @@ pub(crate) async fn measure_node_side(
     let mut postgres_runs = Vec::new();
     for set in workload {
         for query in &set.warmup {
-            postgres.run(set.query_type, query).await?;
+            postgres.run(set.query_type, PgSide::Lean, query).await?;
+            postgres.run(set.query_type, PgSide::Full, query).await?;
         }
-        postgres_runs.push(postgres.run_all(set).await?);
+        postgres_runs.push((
+            postgres.run_all(set, PgSide::Lean).await?,
+            postgres.run_all(set, PgSide::Full).await?,
+        ));
     }
     loads.push(("after the queries", load_average()));
 
     let mut query_types = Vec::new();
-    for ((set, tantivy), pg) in workload.iter().zip(&tantivy_runs).zip(&postgres_runs) {
-        let check = check_matches(&postgres, set, tantivy, pg).await?;
+    for ((set, (tantivy, tantivy_identity)), (pg, pg_full)) in
+        workload.iter().zip(&tantivy_runs).zip(&postgres_runs)
+    {
+        let check = check_matches(&postgres, set, tantivy, pg_full).await?;
         if args.explain
             && let Some(query) = set.measured.first()
         {
@@ -286,6 +304,7 @@ pub(crate) async fn measure_node_side(
         }
         let tantivy_latency = Latency::of(&tantivy.latencies);
         let postgres_latency = Latency::of(&pg.latencies);
+        let postgres_full = Latency::of(&pg_full.latencies);
         let mut engine: Vec<f64> = tantivy.engine_ms.clone();
         engine.sort_by(f64::total_cmp);
         let mut totals: Vec<u64> = tantivy.answers.iter().filter_map(|a| a.total).collect();
@@ -296,11 +315,15 @@ pub(crate) async fn measure_node_side(
             queries: set.measured.len(),
             warmup: set.warmup.len(),
             tantivy: tantivy_latency,
+            tantivy_identity: Latency::of(&tantivy_identity.latencies),
             tantivy_engine_p50_ms: percentile(&engine, 0.50),
             tantivy_engine_p99_ms: percentile(&engine, 0.99),
             postgres: postgres_latency,
+            postgres_full,
             ratio_p50: quotient(postgres_latency.p50_ms, tantivy_latency.p50_ms),
             ratio_p99: quotient(postgres_latency.p99_ms, tantivy_latency.p99_ms),
+            full_ratio_p50: quotient(postgres_full.p50_ms, tantivy_latency.p50_ms),
+            full_ratio_p99: quotient(postgres_full.p99_ms, tantivy_latency.p99_ms),
             median_matches: totals.get(totals.len() / 2).copied().unwrap_or(0),
             matches: check,
         });
@@ -405,13 +428,21 @@ impl NodeSearcher {
         Ok((elapsed, serde_json::from_slice(&body)?))
     }
 
-    pub(crate) async fn run_all(&self, set: &QuerySet) -> Result<SideRun, BenchError> {
+    pub(crate) async fn run_all(
+        &self,
+        set: &QuerySet,
+        encoding: Encoding,
+    ) -> Result<SideRun, BenchError> {
         let mut run = SideRun {
             latencies: Vec::with_capacity(set.measured.len()),
             answers: Vec::with_capacity(set.measured.len()),
             engine_ms: Vec::with_capacity(set.measured.len()),
         };
-        let bar = query_progress("tantivy", set)?;
+        let side = match encoding {
+            Encoding::Browser => "tantivy",
+            Encoding::Identity => "tantivy identity",
+        };
+        let bar = query_progress(side, set)?;
         for query in &set.measured {
             let (elapsed, reply) = self.run(query).await?;
             run.latencies.push(elapsed);
@@ -436,16 +467,15 @@ pub(crate) fn query_progress(side: &str, set: &QuerySet) -> Result<ProgressBar, 
     Ok(bar)
 }
 
-/// Polls a blank search (which matches everything) until it counts `expected` documents, and
-/// `/readyz` until the node is ready (its graph loaded).
+/// Polls `/readyz` until the search index is built (its progress shown) and the node is ready
+/// (its graph loaded too), then checks that a blank search (which matches everything) counts
+/// `expected` documents.
 pub(crate) async fn wait_for_index(
     http: &reqwest::Client,
     node: &RunningNode,
     expected: u64,
     started: Instant,
 ) -> Result<IndexBuild, BenchError> {
-    let url = format!("{}/search", node.base);
-    let ready_url = node.base.replace("/api/v1", "/readyz");
     let bar = ProgressBar::new(expected);
     bar.set_style(ProgressStyle::with_template(
         "index [{elapsed_precise}] {wide_bar} {pos}/{len} documents ({per_sec}, eta {eta})",
@@ -453,48 +483,59 @@ pub(crate) async fn wait_for_index(
     let mut indexed = 0;
     let mut grown = Instant::now();
     let mut built: Option<Duration> = None;
-    let mut ready: Option<Duration> = None;
-    while built.is_none() || ready.is_none() {
-        if built.is_none() {
-            let response = http
-                .get(&url)
-                .query(&[("q", ""), ("limit", "1")])
-                .send()
-                .await?;
-            let response = expect_status(response, 200, "GET /search").await?;
-            let reply: SearchReply = response.json().await?;
-            if reply.estimated_total > indexed {
-                indexed = reply.estimated_total;
-                grown = Instant::now();
-                bar.set_position(indexed);
-            }
-            if indexed >= expected {
-                built = Some(started.elapsed());
-            } else if grown.elapsed() > BUILD_STALL {
-                bar.abandon();
-                return Err(BenchError::IndexBuildStalled {
-                    indexed,
-                    expected,
-                    waited: grown.elapsed(),
-                });
-            }
+    let ready = loop {
+        let readiness = node.readiness(http).await?;
+        if built.is_none() && readiness.search_built() {
+            built = Some(started.elapsed());
+            bar.set_position(expected);
         }
-        if ready.is_none() && http.get(&ready_url).send().await?.status().is_success() {
-            ready = Some(started.elapsed());
+        if readiness.ready() {
+            break started.elapsed();
+        }
+        if let Some(progress) = readiness.search_progress
+            && progress.written > indexed
+        {
+            indexed = progress.written;
+            grown = Instant::now();
+            bar.set_length(progress.total);
+            bar.set_position(indexed);
+        }
+        if built.is_none() && grown.elapsed() > BUILD_STALL {
+            bar.abandon();
+            return Err(BenchError::IndexBuildStalled {
+                indexed,
+                expected,
+                waited: grown.elapsed(),
+            });
         }
         // Poll often enough for a 1% resolution, rarely enough not to slow the build down.
-        let pause =
-            (started.elapsed() / 100).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        if built.is_none() || ready.is_none() {
-            tokio::time::sleep(pause).await;
-        }
-    }
+        tokio::time::sleep(
+            (started.elapsed() / 100).clamp(Duration::from_millis(20), Duration::from_secs(1)),
+        )
+        .await;
+    };
     bar.finish_and_clear();
+    let response = http
+        .get(format!("{}/search", node.base))
+        .query(&[("q", ""), ("limit", "1")])
+        .send()
+        .await?;
+    let reply: SearchReply = expect_status(response, 200, "GET /search")
+        .await?
+        .json()
+        .await?;
+    if reply.estimated_total != expected {
+        return Err(BenchError::IndexBuildStalled {
+            indexed: reply.estimated_total,
+            expected,
+            waited: grown.elapsed(),
+        });
+    }
     let seconds = built.map_or(0.0, |d| d.as_secs_f64());
     Ok(IndexBuild {
         seconds,
         documents_per_second: quotient(expected as f64, seconds),
-        ready_seconds: ready.map_or(0.0, |d| d.as_secs_f64()),
+        ready_seconds: ready.as_secs_f64(),
     })
 }
 

@@ -92,7 +92,25 @@ pub(crate) const PG_COUNT: &str = "SELECT count(*) \
          {}('english', $1) AS q(query) \
     WHERE a.fts @@ q.query AND a.deleted_at IS NULL AND c.visibility = 'public'";
 
-/// Filtered and faceted: top 20, count, kind and dimension facets, in one statement.
+/// Options of `ts_headline`: an excerpt of about the length of the node's snippets, matched words
+/// in `<b>…</b>` as the node marks them.
+const HEADLINE_OPTIONS: &str = "StartSel=<b>, StopSel=</b>, MaxWords=35, MinWords=15";
+
+/// The full answer of the unfiltered types, as the node computes it: the top 20 with a
+/// `ts_headline` snippet of each body and the exact match count. Rows are
+/// `(section, id, label, snippet, value)`; `{}` is the tsquery constructor.
+pub(crate) const PG_TOP_FULL: &str = "WITH m AS MATERIALIZED ( \
+        SELECT a.id, ts_rank(a.fts, q.query) AS rank \
+        FROM artifacts a JOIN convergences c ON c.id = a.convergence_id, \
+             {}('english', $1) AS q(query) \
+        WHERE a.fts @@ q.query AND a.deleted_at IS NULL AND c.visibility = 'public'), \
+    hits AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT 20) \
+    SELECT 'hit', a.id::text, a.title, {snippet}, h.rank::float8 \
+    FROM hits h JOIN artifacts a ON a.id = h.id, {}('english', $1) AS q(query) \
+    UNION ALL SELECT 'total', NULL, NULL, NULL, count(*)::float8 FROM m";
+
+/// Filtered and faceted: top 20, count, kind and dimension facets, in one statement; rows are
+/// `(section, id, label, snippet, value)`. `{snippet}` is `NULL` on the lean side.
 pub(crate) const PG_FILTERED: &str = "WITH m AS MATERIALIZED ( \
         SELECT a.id, a.title, a.kind, ts_rank(a.fts, q.query) * (1 + ad.weight) AS score \
         FROM artifacts a \
@@ -106,17 +124,52 @@ pub(crate) const PG_FILTERED: &str = "WITH m AS MATERIALIZED ( \
     dims AS (SELECT d.dimension, count(*) AS n FROM m \
              JOIN artifact_dimensions d ON d.artifact_id = m.id \
              GROUP BY d.dimension ORDER BY n DESC, d.dimension LIMIT 20) \
-    SELECT 'hit', id::text, title, score::float8 FROM hits \
-    UNION ALL SELECT 'total', NULL, NULL, count(*)::float8 FROM m \
-    UNION ALL SELECT 'kind', NULL, kind, n::float8 FROM kinds \
-    UNION ALL SELECT 'dimension', NULL, dimension, n::float8 FROM dims";
+    SELECT 'hit', h.id::text, h.title, {snippet}, h.score::float8 \
+    FROM hits h JOIN artifacts a ON a.id = h.id, plainto_tsquery('english', $1) AS q(query) \
+    UNION ALL SELECT 'total', NULL, NULL, NULL, count(*)::float8 FROM m \
+    UNION ALL SELECT 'kind', NULL, kind, NULL, n::float8 FROM kinds \
+    UNION ALL SELECT 'dimension', NULL, dimension, NULL, n::float8 FROM dims";
+
+/// How much of the node's answer the PostgreSQL side computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PgSide {
+    /// The cheapest statement for the ranking: ids and titles of the top 20 (and, filtered,
+    /// the count and facets the statement needs anyway).
+    Lean,
+    /// The node's whole answer: `ts_headline` snippets of the 20 hits and the exact count too.
+    Full,
+}
+
+/// `template` with its tsquery constructor and its snippet expression filled in.
+fn statement_text(template: &str, constructor: &str, side: PgSide) -> String {
+    let snippet = match side {
+        PgSide::Lean => "NULL::text".to_owned(),
+        PgSide::Full => format!("ts_headline('english', a.body, q.query, '{HEADLINE_OPTIONS}')"),
+    };
+    template
+        .replace("{snippet}", &snippet)
+        .replace("{}", constructor)
+}
+
+/// The text of the statement `side` runs for `query_type`.
+fn query_text(query_type: QueryType, side: PgSide) -> String {
+    let constructor = match query_type {
+        QueryType::Phrase => "phraseto_tsquery",
+        _ => "plainto_tsquery",
+    };
+    let template = match (query_type, side) {
+        (QueryType::FilteredFaceted, _) => PG_FILTERED,
+        (_, PgSide::Lean) => PG_TOP,
+        (_, PgSide::Full) => PG_TOP_FULL,
+    };
+    statement_text(template, constructor, side)
+}
 
 /// Runs the workload's queries on PostgreSQL with prepared statements.
 pub(crate) struct PgSearcher<'a> {
     pub(crate) client: &'a Client,
-    pub(crate) terms: Statement,
-    pub(crate) phrase: Statement,
-    pub(crate) filtered: Statement,
+    /// `[lean, full]` per query type, in the order of [`QueryType::ALL`].
+    statements: Vec<[Statement; 2]>,
     pub(crate) count_terms: Statement,
     pub(crate) count_phrase: Statement,
 }
@@ -124,38 +177,42 @@ pub(crate) struct PgSearcher<'a> {
 impl<'a> PgSearcher<'a> {
     pub(crate) async fn prepare(client: &'a Client) -> Result<Self, BenchError> {
         client.batch_execute("SET jit = off").await?;
-        let plain = "plainto_tsquery";
-        let phrase = "phraseto_tsquery";
+        let mut statements = Vec::new();
+        for query_type in QueryType::ALL {
+            statements.push([
+                client.prepare(&query_text(query_type, PgSide::Lean)).await?,
+                client.prepare(&query_text(query_type, PgSide::Full)).await?,
+            ]);
+        }
         Ok(Self {
-            terms: client.prepare(&PG_TOP.replace("{}", plain)).await?,
-            phrase: client.prepare(&PG_TOP.replace("{}", phrase)).await?,
-            filtered: client.prepare(PG_FILTERED).await?,
-            count_terms: client.prepare(&PG_COUNT.replace("{}", plain)).await?,
-            count_phrase: client.prepare(&PG_COUNT.replace("{}", phrase)).await?,
+            statements,
+            count_terms: client
+                .prepare(&PG_COUNT.replace("{}", "plainto_tsquery"))
+                .await?,
+            count_phrase: client
+                .prepare(&PG_COUNT.replace("{}", "phraseto_tsquery"))
+                .await?,
             client,
         })
     }
 
-    /// The statement and parameters of `query`.
-    pub(crate) fn statement(&self, query_type: QueryType) -> &Statement {
-        match query_type {
-            QueryType::SingleTerm | QueryType::MultiTerm => &self.terms,
-            QueryType::Phrase => &self.phrase,
-            QueryType::FilteredFaceted => &self.filtered,
-        }
+    fn statement(&self, query_type: QueryType, side: PgSide) -> &Statement {
+        &self.statements[query_type as usize][side as usize]
     }
 
     /// One query: the time from sending it to having received every row, and the answer.
     pub(crate) async fn run(
         &self,
         query_type: QueryType,
+        side: PgSide,
         query: &BenchQuery,
     ) -> Result<(Duration, Answer), BenchError> {
         let kind = query.kind.unwrap_or_default();
         let dimension = query.dimension.as_deref().unwrap_or_default();
-        let statement = self.statement(query_type);
+        let statement = self.statement(query_type, side);
+        let filtered = query_type == QueryType::FilteredFaceted;
         let started = Instant::now();
-        let rows = if query_type == QueryType::FilteredFaceted {
+        let rows = if filtered {
             self.client
                 .query(statement, &[&query.words, &kind, &dimension])
                 .await?
@@ -163,7 +220,7 @@ impl<'a> PgSearcher<'a> {
             self.client.query(statement, &[&query.words]).await?
         };
         let elapsed = started.elapsed();
-        if query_type != QueryType::FilteredFaceted {
+        if !filtered && side == PgSide::Lean {
             return Ok((
                 elapsed,
                 Answer {
@@ -177,7 +234,7 @@ impl<'a> PgSearcher<'a> {
         for row in &rows {
             let section: &str = row.try_get(0)?;
             let label: Option<String> = row.try_get(2)?;
-            let value: f64 = row.try_get(3)?;
+            let value: f64 = row.try_get(4)?;
             let count = value as u64;
             match (section, label) {
                 ("total", _) => total = Some(count),
@@ -194,20 +251,28 @@ impl<'a> PgSearcher<'a> {
             elapsed,
             Answer {
                 total,
-                facets: Some(facets),
+                facets: filtered.then_some(facets),
             },
         ))
     }
 
-    pub(crate) async fn run_all(&self, set: &QuerySet) -> Result<SideRun, BenchError> {
+    pub(crate) async fn run_all(
+        &self,
+        set: &QuerySet,
+        side: PgSide,
+    ) -> Result<SideRun, BenchError> {
         let mut run = SideRun {
             latencies: Vec::with_capacity(set.measured.len()),
             answers: Vec::with_capacity(set.measured.len()),
             engine_ms: Vec::new(),
         };
-        let bar = query_progress("PostgreSQL", set)?;
+        let label = match side {
+            PgSide::Lean => "PostgreSQL lean",
+            PgSide::Full => "PostgreSQL full",
+        };
+        let bar = query_progress(label, set)?;
         for query in &set.measured {
-            let (elapsed, answer) = self.run(set.query_type, query).await?;
+            let (elapsed, answer) = self.run(set.query_type, side, query).await?;
             run.latencies.push(elapsed);
             run.answers.push(answer);
             bar.inc(1);
@@ -239,11 +304,7 @@ impl<'a> PgSearcher<'a> {
     ) -> Result<(), BenchError> {
         let kind = query.kind.unwrap_or_default();
         let dimension = query.dimension.as_deref().unwrap_or_default();
-        let text = match query_type {
-            QueryType::SingleTerm | QueryType::MultiTerm => PG_TOP.replace("{}", "plainto_tsquery"),
-            QueryType::Phrase => PG_TOP.replace("{}", "phraseto_tsquery"),
-            QueryType::FilteredFaceted => PG_FILTERED.to_owned(),
-        };
+        let text = query_text(query_type, PgSide::Full);
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {text}");
         let rows = if query_type == QueryType::FilteredFaceted {
             self.client
