@@ -62,6 +62,14 @@ async fn artifact_lifecycle_with_optimistic_concurrency() {
     node.patch(&path, json!({"version": 1, "title": "Lost update"}))
         .await
         .expect_error(412, "stale_version");
+    // A version that cannot exist is invalid, not stale.
+    node.patch(&path, json!({"version": -1, "title": "Nonsense"}))
+        .await
+        .expect_error(422, "unprocessable");
+    // A subnormal weight cannot be stored faithfully.
+    node.patch(&path, json!({"version": 2, "dimensions": {"tiny": 1e-320}}))
+        .await
+        .expect(422);
     // No version at all is refused too.
     node.patch(&path, json!({"title": "Blind update"}))
         .await

@@ -28,8 +28,10 @@ async fn health_readiness_and_docs_are_served() {
         );
     }
 
-    // The docs page and its assets come from the node itself, never from a CDN.
-    let page = node.client.get(node.url("/docs/")).send().await.unwrap();
+    // The docs page and its assets come from the node itself, never from a CDN; `/docs`
+    // leads there too.
+    let page = node.client.get(node.url("/docs")).send().await.unwrap();
+    assert_eq!(page.url().path(), "/docs/");
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     for remote in ["src=\"http", "href=\"http", "src='http", "href='http"] {

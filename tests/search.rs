@@ -161,6 +161,10 @@ async fn malformed_queries_and_parameters_are_400() {
             .await
             .expect_error(400, "invalid_parameter");
     }
+    // Invalid UTF-8 once percent-decoded (it would otherwise match everything).
+    node.get("/api/v1/search?q=%ff%fe")
+        .await
+        .expect_error(400, "invalid_parameter");
     let long = "a".repeat(10_000);
     let reply = reply(
         node.client

@@ -22,6 +22,7 @@ use crate::federating::{self, FederationContext, FederationError, federation_con
 use crate::followers::Follower;
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
+use crate::telemetry::RedactingRootSpan;
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +182,7 @@ fn serve(
                     Ok(response)
                 }
             })
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RedactingRootSpan>::new())
             .app_data(pool.clone())
             .app_data(node.clone())
             .app_data(slugs.clone())

@@ -163,6 +163,12 @@ fn expected_version(req: &HttpRequest, given: Option<i32>) -> Result<Option<i32>
         (Some(header), Some(field)) if header != field => Err(Error::InvalidParameter(format!(
             "If-Match names version {header} but the request names version {field}"
         ))),
+        (_, Some(field)) if field < 1 => Err(Error::Unprocessable(format!(
+            "version {field} is not a version: versions start at 1"
+        ))),
+        (Some(header), _) if header < 1 => Err(Error::InvalidParameter(format!(
+            "If-Match names version {header}: versions start at 1"
+        ))),
         (header, field) => Ok(header.or(field)),
     }
 }

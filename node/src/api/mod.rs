@@ -11,6 +11,7 @@ mod health;
 mod json;
 mod openapi;
 mod pagination;
+mod query_string;
 mod relationships;
 mod search;
 mod state;
@@ -45,9 +46,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
     .app_data(BodyLimit(http.max_body_bytes))
     .service(resource("/healthz", "GET").get(health::healthz))
     .service(resource("/readyz", "GET").get(health::readyz))
+    .service(web::redirect("/docs", "/docs/"))
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(
+                query_string::require_utf8_query,
+            ))
             .service(
                 resource("/convergences", "GET, POST")
                     .post(convergences::create_convergence)

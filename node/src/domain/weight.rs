@@ -22,11 +22,14 @@ impl TryFrom<f64> for Weight {
     type Error = InvalidValue;
 
     fn try_from(value: f64) -> Result<Self, Self::Error> {
-        if (0.0..=1.0).contains(&value) {
+        // Subnormal numbers are refused: they cannot be stored or summed without losing their
+        // value.
+        if value == 0.0 || (f64::MIN_POSITIVE..=1.0).contains(&value) {
             Ok(Self(value))
         } else {
             Err(InvalidValue(format!(
-                "weight {value} is out of range: use a number from 0 to 1"
+                "weight {value} is out of range: use 0 or a number from {} to 1",
+                f64::MIN_POSITIVE
             )))
         }
     }
@@ -64,11 +67,13 @@ impl TryFrom<f64> for EdgeWeight {
     type Error = InvalidValue;
 
     fn try_from(value: f64) -> Result<Self, Self::Error> {
-        if value > 0.0 && value <= 1.0 {
+        // Subnormal numbers are refused: their path cost `1 / weight` would be infinite.
+        if (f64::MIN_POSITIVE..=1.0).contains(&value) {
             Ok(Self(value))
         } else {
             Err(InvalidValue(format!(
-                "relationship weight {value} is out of range: use a number above 0 and at most 1"
+                "relationship weight {value} is out of range: use a number from {} to 1",
+                f64::MIN_POSITIVE
             )))
         }
     }
@@ -92,5 +97,8 @@ mod tests {
         assert!(Weight::try_from(f64::NAN).is_err());
         assert!(EdgeWeight::try_from(0.0).is_err());
         assert!(EdgeWeight::try_from(0.5).is_ok());
+        assert!(Weight::try_from(1e-320).is_err());
+        assert!(EdgeWeight::try_from(1e-320).is_err());
+        assert!(EdgeWeight::try_from(f64::MIN_POSITIVE).is_ok());
     }
 }

@@ -180,8 +180,12 @@ impl<'a> PgSearcher<'a> {
         let mut statements = Vec::new();
         for query_type in QueryType::ALL {
             statements.push([
-                client.prepare(&query_text(query_type, PgSide::Lean)).await?,
-                client.prepare(&query_text(query_type, PgSide::Full)).await?,
+                client
+                    .prepare(&query_text(query_type, PgSide::Lean))
+                    .await?,
+                client
+                    .prepare(&query_text(query_type, PgSide::Full))
+                    .await?,
             ]);
         }
         Ok(Self {
