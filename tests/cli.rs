@@ -70,7 +70,19 @@ async fn migrate_subcommands_apply_report_and_revert() {
         status.lines().all(|line| line.ends_with("applied")),
         "{status}"
     );
-    kgnode(&database, &["migrate", "revert", "--steps", "2"]).await;
+    let data_dir = std::env::temp_dir().join(&database.name);
+    for unconfirmed in [&["migrate", "revert", "--all"][..], &["migrate", "revert"]] {
+        let refused = run_kgnode(&database, &data_dir, unconfirmed)
+            .await
+            .expect_err("a revert without --yes");
+        assert!(refused.to_string().contains("--yes"), "{refused}");
+    }
+    let status = kgnode(&database, &["migrate", "status"]).await;
+    assert!(
+        !status.contains("pending"),
+        "nothing was reverted: {status}"
+    );
+    kgnode(&database, &["migrate", "revert", "--steps", "2", "--yes"]).await;
     let status = kgnode(&database, &["migrate", "status"]).await;
     assert_eq!(
         status
@@ -81,6 +93,31 @@ async fn migrate_subcommands_apply_report_and_revert() {
         "{status}"
     );
     kgnode(&database, &["migrate", "run"]).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_with_the_cause() {
+    let data_dir = std::env::temp_dir().join("kgnode-unreachable");
+    let cli = Cli::try_parse_from([
+        "kgnode",
+        "--database-url",
+        "postgres://postgres:hunter2@127.0.0.1:1/kgnode",
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "migrate",
+        "status",
+    ])
+    .unwrap();
+    let error = run(cli, &mut Vec::new())
+        .await
+        .expect_err("no server on port 1");
+    let message = error.to_string();
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(message.to_lowercase().contains("refused"), "{message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password leaked: {message}"
+    );
 }
 
 #[tokio::test]
@@ -115,4 +152,18 @@ async fn revoked_tokens_are_refused() {
     .expect_error(401, "invalid_token");
     let listing = kgnode(&node.database, &["token", "list"]).await;
     assert!(listing.contains("revoked"), "{listing}");
+}
+
+#[tokio::test]
+async fn a_taken_port_is_named() {
+    let database = TestDatabase::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let data_dir = std::env::temp_dir().join(&database.name);
+    let error = run_kgnode(&database, &data_dir, &["--bind", &address, "serve"])
+        .await
+        .expect_err("the port is taken");
+    let message = error.to_string();
+    assert!(message.contains(&address), "{message}");
+    assert!(message.contains("http.bind"), "{message}");
 }

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::ExposeSecret;
 
@@ -89,6 +88,10 @@ pub enum MigrateAction {
         /// Revert all of them (drops every table of the node).
         #[arg(long)]
         all: bool,
+        /// Confirm: reverting drops the tables and columns those migrations made, with their
+        /// data. Nothing is reverted without it.
+        #[arg(long)]
+        yes: bool,
     },
     /// List applied and pending migrations.
     Status,
@@ -200,9 +203,7 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
         }
         Command::Reindex => {
             let engine = index_settings(&settings.search).map_err(IndexingError::from)?;
-            let mut conn = AsyncPgConnection::establish(&url)
-                .await
-                .map_err(ConnectError::from)?;
+            let mut conn = db::establish(&url).await.map_err(ConnectError::from)?;
             let bar = ProgressBar::new(0).with_style(
                 ProgressStyle::with_template("{bar:40} {pos}/{len} artifacts ({per_sec}, {eta})")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -222,9 +223,7 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
             action: IndexAction::Verify,
         } => {
             let engine = index_settings(&settings.search).map_err(IndexingError::from)?;
-            let mut conn = AsyncPgConnection::establish(&url)
-                .await
-                .map_err(ConnectError::from)?;
+            let mut conn = db::establish(&url).await.map_err(ConnectError::from)?;
             let differences = verify_index(&mut conn, &settings.node.data_dir, engine).await?;
             for difference in &differences {
                 writeln!(out, "{difference}")?;
@@ -244,9 +243,7 @@ async fn token(
     action: TokenAction,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let mut conn = AsyncPgConnection::establish(url)
-        .await
-        .map_err(ConnectError::from)?;
+    let mut conn = db::establish(url).await.map_err(ConnectError::from)?;
     match action {
         TokenAction::Create { convergence, label } => {
             let slug = convergence.map(Slug::try_from).transpose()?;
@@ -292,7 +289,18 @@ async fn migrate(
             let applied = db::run_pending(url).await?;
             writeln!(out, "applied {} migration(s): {applied:?}", applied.len())?;
         }
-        MigrateAction::Revert { steps, all } => {
+        MigrateAction::Revert { steps, all, yes } => {
+            if !yes {
+                let what = if all {
+                    "every migration (drops every table of the node and all its data)".to_owned()
+                } else {
+                    format!("{steps} migration(s) (drops what they created, with its data)")
+                };
+                return Err(InvalidValue(format!(
+                    "this would revert {what}: add --yes to confirm"
+                ))
+                .into());
+            }
             let reverted = db::revert(url, if all { None } else { Some(steps) }).await?;
             writeln!(
                 out,
@@ -301,9 +309,7 @@ async fn migrate(
             )?;
         }
         MigrateAction::Status => {
-            let mut conn = AsyncPgConnection::establish(url)
-                .await
-                .map_err(ConnectError::from)?;
+            let mut conn = db::establish(url).await.map_err(ConnectError::from)?;
             let applied = db::applied_versions(&mut conn)
                 .await
                 .map_err(ConnectError::from)?;

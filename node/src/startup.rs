@@ -42,7 +42,15 @@ pub enum StartupError {
     /// Federation could not be set up (keys, HTTP client).
     #[error(transparent)]
     Federation(#[from] FederationError),
-    /// The data directory could not be created or the port bound.
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address} (http.bind): {source}")]
+    Bind {
+        /// The configured address.
+        address: std::net::SocketAddr,
+        /// Why (in use, not permitted, ...).
+        source: std::io::Error,
+    },
+    /// The data directory could not be created.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -61,7 +69,9 @@ impl Application {
     /// Creates the data directory, creates and migrates the database as configured, binds the
     /// configured address and builds the server (which starts when awaited).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(settings.http.bind)?;
+        let address = settings.http.bind;
+        let listener =
+            TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
         Self::build_on(settings, listener).await
     }
 

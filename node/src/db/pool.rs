@@ -40,12 +40,50 @@ pub enum ConnectError {
 /// `EXISTS` over a growing table) have large estimated costs, and PostgreSQL then spends
 /// hundreds of milliseconds JIT-compiling a query that runs in a fraction of one.
 pub async fn establish(url: &str) -> ConnectionResult<AsyncPgConnection> {
-    let mut conn = AsyncPgConnection::establish(url).await?;
+    let mut conn = match AsyncPgConnection::establish(url).await {
+        Ok(conn) => conn,
+        Err(error) => return Err(explain_connection_error(url, error).await),
+    };
     diesel::sql_query("SET jit = off")
         .execute(&mut conn)
         .await
         .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
     Ok(conn)
+}
+
+/// Names the server (never the password) and the cause in a failed connection's error.
+/// diesel-async reports a refused or unresolvable server only as "error connecting to server",
+/// so a plain TCP connection to the same address is tried to tell which.
+async fn explain_connection_error(
+    url: &str,
+    error: diesel::ConnectionError,
+) -> diesel::ConnectionError {
+    let parsed = Url::parse(url).ok();
+    let host = parsed
+        .as_ref()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .filter(|host| !host.is_empty());
+    let port = parsed.as_ref().and_then(Url::port).unwrap_or(5432);
+    let database = parsed
+        .as_ref()
+        .map(|url| url.path().trim_start_matches('/').to_owned())
+        .unwrap_or_default();
+    let user = parsed
+        .as_ref()
+        .map(|url| url.username().to_owned())
+        .unwrap_or_default();
+    let Some(host) = host else {
+        return diesel::ConnectionError::BadConnection(format!(
+            "PostgreSQL on the local socket (database '{database}', user '{user}'): {error}"
+        ));
+    };
+    let cause = match tokio::net::TcpStream::connect((host.as_str(), port)).await {
+        Ok(_) => error.to_string(),
+        Err(io) => io.to_string(),
+    };
+    diesel::ConnectionError::BadConnection(format!(
+        "PostgreSQL at {host}:{port} (database '{database}', user '{user}'): {cause}"
+    ))
 }
 
 /// Builds the pool. Connections are opened lazily, on first use, by [`establish`].
@@ -73,11 +111,11 @@ pub async fn ensure_database_exists(url: &str) -> Result<bool, ConnectError> {
     if name.is_empty() || name == "postgres" {
         return Ok(false);
     }
-    if AsyncPgConnection::establish(url).await.is_ok() {
+    if establish(url).await.is_ok() {
         return Ok(false);
     }
     parsed.set_path("/postgres");
-    let mut admin = AsyncPgConnection::establish(parsed.as_str()).await?;
+    let mut admin = establish(parsed.as_str()).await?;
     #[derive(diesel::QueryableByName)]
     struct Existing {
         #[diesel(sql_type = diesel::sql_types::Bool)]
