@@ -39,6 +39,8 @@ async fn artifact_lifecycle_with_optimistic_concurrency() {
     let read = node.get(&path).await.expect(200);
     assert_eq!(read.body["dimensions"], created.body["dimensions"]);
     assert_eq!(read.header("etag"), Some("\"1\""));
+    // One precision (PostgreSQL's microseconds): what the write answered is what reads return.
+    assert_eq!(read.body["created_at"], created.body["created_at"]);
 
     // PATCH with If-Match.
     let patched = node

@@ -484,6 +484,12 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
         .expect("href")
         .to_owned();
     assert_eq!(self_link, format!("{}/c/ideas", node.base));
+    assert_eq!(
+        finger.body["links"].as_array().map(Vec::len),
+        Some(1),
+        "no profile-page link while the actor has no HTML page: {}",
+        finger.body
+    );
     node.get(&format!(
         "/.well-known/webfinger?resource=acct:secret@{host}"
     ))
@@ -543,6 +549,10 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
         .expect("json");
     assert_eq!(info["version"], "2.1");
     assert_eq!(info["protocols"][0], "activitypub");
+    assert!(
+        info["software"].get("repository").is_none(),
+        "no placeholder repository: {info}"
+    );
     assert_eq!(info["usage"]["localPosts"], 1);
     assert_eq!(info["usage"]["users"]["total"], 1);
     assert_eq!(info["metadata"]["convergences"], 1);

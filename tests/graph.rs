@@ -195,6 +195,24 @@ async fn traversals_on_a_hand_made_graph() {
     assert_eq!(graphml.headers()["content-type"], "application/graphml+xml");
     let graphml = graphml.text().await.unwrap();
     assert!(graphml.contains("<graphml") && graphml.contains(&f.a) && !graphml.contains(&f.e));
+    // Convergences are named by slug, as in the rest of the API.
+    assert!(
+        graphml.contains("<data key=\"n_convergence\">c1</data>"),
+        "{graphml}"
+    );
+    let nodes = node
+        .client
+        .get(node.url("/api/v1/graph/export?format=csv_nodes"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        nodes.contains(&format!("{},\"A\",claim,c1", f.a)),
+        "{nodes}"
+    );
     let csv = node
         .client
         .get(node.url("/api/v1/graph/export?format=csv"))

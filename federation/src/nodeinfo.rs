@@ -105,13 +105,13 @@ pub struct Users {
 
 impl NodeInfo {
     /// A 2.1 document for this software with the given figures.
-    pub fn new(version: &str, repository: &str, usage: Usage, metadata: Value) -> Self {
+    pub fn new(version: &str, repository: Option<&str>, usage: Usage, metadata: Value) -> Self {
         NodeInfo {
             version: "2.1".to_owned(),
             software: Software {
                 name: "kgnode".to_owned(),
                 version: version.to_owned(),
-                repository: Some(repository.to_owned()),
+                repository: repository.map(str::to_owned),
             },
             protocols: vec!["activitypub".to_owned()],
             services: Services::default(),

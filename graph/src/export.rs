@@ -1,8 +1,11 @@
 //! Exports of a visible subgraph: GraphML, JSON (node-link) and CSV.
 
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 
 use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::access::Access;
@@ -50,6 +53,17 @@ impl ExportFormat {
 pub struct Export {
     nodes: Vec<NodeView>,
     edges: Vec<ExportEdge>,
+    /// How the written export names convergences (slugs, say); unnamed ones by id.
+    convergence_names: HashMap<Uuid, String>,
+}
+
+/// An artifact as the JSON export writes it, its convergence named.
+#[derive(Serialize)]
+struct JsonNode<'a> {
+    id: Uuid,
+    title: &'a str,
+    kind: ArtifactKind,
+    convergence: &'a str,
 }
 
 /// A relationship of an export, its endpoints as positions in `Export::nodes` (40 bytes
@@ -67,6 +81,24 @@ impl Export {
     /// The artifacts, by id.
     pub fn nodes(&self) -> &[NodeView] {
         &self.nodes
+    }
+
+    /// The convergences the exported artifacts belong to.
+    pub fn convergences(&self) -> BTreeSet<Uuid> {
+        self.nodes.iter().map(|node| node.convergence).collect()
+    }
+
+    /// Names convergences in what [`Export::write`] writes (the API uses slugs); a convergence
+    /// without a name is written as its id.
+    pub fn name_convergences(&mut self, names: HashMap<Uuid, String>) {
+        self.convergence_names = names;
+    }
+
+    fn convergence_label(&self, id: Uuid) -> Cow<'_, str> {
+        match self.convergence_names.get(&id) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(id.to_string()),
+        }
     }
 
     /// The relationships, by id.
@@ -95,7 +127,11 @@ impl Export {
             edge.target = position[edge.target as usize];
         }
         edges.sort_unstable_by_key(|edge| edge.id);
-        Export { nodes, edges }
+        Export {
+            nodes,
+            edges,
+            convergence_names: self.convergence_names,
+        }
     }
 
     /// Writes the export. It makes many small writes: pass a buffered writer (or a `Vec`).
@@ -126,11 +162,13 @@ impl Export {
         for node in &self.nodes {
             write!(out, "    <node id=\"{}\"><data key=\"n_title\">", node.id)?;
             write_xml_escaped(out, &node.title)?;
-            writeln!(
+            write!(
                 out,
-                "</data><data key=\"n_kind\">{}</data><data key=\"n_convergence\">{}</data></node>",
-                node.kind, node.convergence
+                "</data><data key=\"n_kind\">{}</data><data key=\"n_convergence\">",
+                node.kind
             )?;
+            write_xml_escaped(out, &self.convergence_label(node.convergence))?;
+            writeln!(out, "</data></node>")?;
         }
         for edge in self.edges() {
             writeln!(
@@ -149,7 +187,14 @@ impl Export {
             if i > 0 {
                 out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut *out, node)?;
+            let convergence = self.convergence_label(node.convergence);
+            let node = JsonNode {
+                id: node.id,
+                title: &node.title,
+                kind: node.kind,
+                convergence: &convergence,
+            };
+            serde_json::to_writer(&mut *out, &node)?;
         }
         out.write_all(b"],\"edges\":[")?;
         for (i, edge) in self.edges().enumerate() {
@@ -178,7 +223,12 @@ impl Export {
         for node in &self.nodes {
             write!(out, "{},\"", node.id)?;
             out.write_all(node.title.replace('"', "\"\"").as_bytes())?;
-            writeln!(out, "\",{},{}", node.kind, node.convergence)?;
+            writeln!(
+                out,
+                "\",{},{}",
+                node.kind,
+                self.convergence_label(node.convergence)
+            )?;
         }
         Ok(())
     }
@@ -282,6 +332,7 @@ impl ExportCopy {
         Export {
             nodes,
             edges: self.edges,
+            convergence_names: HashMap::new(),
         }
         .sorted()
     }

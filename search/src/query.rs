@@ -222,7 +222,15 @@ impl<'a> QueryBuilder<'a> {
         }
     }
 
-    fn literal(&mut self, literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
+    fn literal(&mut self, mut literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
+        // `micro*` means the prefix `"micro"*`; the grammar knows only the quoted form and
+        // would otherwise search the exact word `micro`.
+        if literal.delimiter == Delimiter::None && !literal.prefix && literal.phrase.len() > 1 {
+            if let Some(stem) = literal.phrase.strip_suffix('*') {
+                literal.phrase = stem.to_owned();
+                literal.prefix = true;
+            }
+        }
         let (title, body) = (
             Target {
                 text: self.fields.title,

@@ -535,6 +535,7 @@ pub struct ExportParams {
 pub async fn export(
     pool: web::Data<DbPool>,
     graph: web::Data<GraphStore>,
+    cache: web::Data<SlugCache>,
     caller: Caller,
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse> {
@@ -544,16 +545,21 @@ pub async fn export(
         ExportFormat::GraphMl,
     )?;
     let convergence = convergence_id(&pool, &caller, params.convergence.as_deref()).await?;
-    let body = web::block(move || {
+    let unavailable = |_| Error::Http(actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+    let mut export = web::block(move || {
         let viewer = Viewer::new(&caller);
-        let mut out = Vec::new();
-        graph
-            .export(&viewer.access(), convergence)
-            .write(format, &mut out)
-            .map(|()| out)
+        graph.export(&viewer.access(), convergence)
     })
     .await
-    .map_err(|_| Error::Http(actix_web::http::StatusCode::SERVICE_UNAVAILABLE))?
+    .map_err(unavailable)?;
+    // Convergences are named by slug, as everywhere in the API.
+    export.name_convergences(cache.slugs(&pool, export.convergences()).await?);
+    let body = web::block(move || {
+        let mut out = Vec::new();
+        export.write(format, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(unavailable)?
     .map_err(|_| Error::Http(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR))?;
     Ok(HttpResponse::Ok()
         .content_type(format.media_type())

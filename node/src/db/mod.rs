@@ -15,3 +15,10 @@ pub use change_log::{
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
+
+/// The current time at PostgreSQL's precision (microseconds), so that the timestamps a write
+/// answers with are the ones every later read returns.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

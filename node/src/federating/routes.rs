@@ -78,6 +78,9 @@ fn not_found(what: &str) -> Answer {
     })))
 }
 
+/// WebFinger's relation of a human-readable profile page.
+const PROFILE_PAGE: &str = "http://webfinger.net/rel/profile-page";
+
 /// Query of a WebFinger lookup.
 #[derive(Debug, Deserialize)]
 struct WebfingerQuery {
@@ -102,8 +105,12 @@ async fn webfinger(query: web::Query<WebfingerQuery>, config: Config) -> Answer 
             None => return not_found(&format!("account {}", query.resource)),
         }
     };
-    let document =
+    let mut document =
         build_webfinger_response_with_type(query.resource.clone(), vec![(url, Some(kind))]);
+    // The actor URLs answer ActivityPub JSON only: no HTML profile page to point to.
+    document
+        .links
+        .retain(|link| link.rel.as_deref() != Some(PROFILE_PAGE));
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/jrd+json"))
         .json(document))
@@ -187,7 +194,7 @@ async fn nodeinfo(config: Config) -> Answer {
         .await?;
     let document = NodeInfo::new(
         env!("CARGO_PKG_VERSION"),
-        env!("CARGO_PKG_REPOSITORY"),
+        Some(env!("CARGO_PKG_REPOSITORY")).filter(|repository| !repository.is_empty()),
         Usage {
             users: Users {
                 total,

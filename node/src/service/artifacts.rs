@@ -187,7 +187,7 @@ pub async fn create(
         .transaction(async |conn| {
             let mut outbox = Outbox::default();
             let mut rows =
-                insert_many(conn, &mut outbox, &convergence, vec![new], Utc::now()).await?;
+                insert_many(conn, &mut outbox, &convergence, vec![new], crate::db::now()).await?;
             outbox.flush(conn).await?;
             rows.pop()
                 .ok_or(Error::Database(diesel::result::Error::NotFound))
@@ -415,7 +415,7 @@ pub async fn update(
             .set((
                 changes,
                 artifacts::version.eq(current.version + 1),
-                artifacts::updated_at.eq(Utc::now()),
+                artifacts::updated_at.eq(crate::db::now()),
             ))
             .returning(DbArtifact::as_returning())
             .get_result(conn)
@@ -467,7 +467,7 @@ pub(crate) async fn soft_delete(
     let deleted: DbArtifact = diesel::update(artifacts::table.find(current.id))
         .set((
             artifacts::version.eq(version),
-            artifacts::deleted_at.eq(Some(Utc::now())),
+            artifacts::deleted_at.eq(Some(crate::db::now())),
         ))
         .returning(DbArtifact::as_returning())
         .get_result(conn)

@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -91,7 +90,7 @@ pub async fn apply(
         let existing = load_existing(conn, &ends).await?;
         let edges = check_edges(caller, &convergence, &relationships, &ends, &existing)?;
         check_existing_edges(conn, &edges).await?;
-        let now = Utc::now();
+        let now = crate::db::now();
         let mut outbox = Outbox::default();
         let keys: Vec<String> = artifacts.iter().map(|a| a.key.clone()).collect();
         let items = artifacts.into_iter().map(|a| a.artifact).collect();

@@ -1,6 +1,5 @@
 //! Convergences: the tenant boundary.
 
-use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
@@ -64,7 +63,7 @@ pub async fn create(
     new: NewConvergence,
 ) -> Result<DbConvergence> {
     caller.require_node("creating a convergence")?;
-    let now = Utc::now();
+    let now = crate::db::now();
     let row = DbConvergence {
         id: Uuid::now_v7(),
         slug: new.slug.to_string(),
@@ -153,7 +152,7 @@ pub async fn update(
             visibility: patch.visibility.map(Visibility::as_str),
         };
         let updated = diesel::update(convergences::table.find(current.id))
-            .set((changes, convergences::updated_at.eq(Utc::now())))
+            .set((changes, convergences::updated_at.eq(crate::db::now())))
             .returning(DbConvergence::as_returning())
             .get_result(conn)
             .await?;

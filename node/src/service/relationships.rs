@@ -114,7 +114,7 @@ pub async fn create(
             conn,
             &mut outbox,
             &[(new, source.convergence_id)],
-            Utc::now(),
+            crate::db::now(),
         )
         .await
         .map_err(|error| duplicate_edge(error, &new))?;

@@ -87,7 +87,7 @@ pub async fn mirror_convergence(
     conn: &mut AsyncPgConnection,
     remote: &RemoteConvergence,
 ) -> Result<DbConvergence> {
-    let now = Utc::now();
+    let now = crate::db::now();
     let row = DbConvergence {
         id: Uuid::now_v7(),
         slug: remote.slug.clone(),
@@ -181,7 +181,7 @@ pub(crate) async fn upsert_artifact(
     if is_tombstoned(conn, &remote.origin_url).await? {
         return Ok(Applied::Ignored("the artifact was deleted"));
     }
-    let now = Utc::now();
+    let now = crate::db::now();
     let current = match find_artifact(conn, &remote.origin_url).await? {
         Some(current) => current,
         None => {

@@ -264,6 +264,10 @@ fn prefix_phrases() {
     let t = corpus();
     assert_eq!(t.ids("\"raised be\"*"), [id(2)]);
     assert_eq!(t.ids("\"orch\"*"), [id(4)]);
+    // Unquoted, as most users write it.
+    assert_eq!(t.ids("orch*"), [id(4)]);
+    assert_eq!(t.ids("title:orch*"), [id(4)]);
+    assert_eq!(sorted(t.ids("wat*")), [id(1), id(3)]);
 }
 
 #[test]
