@@ -225,11 +225,13 @@ impl<'a> QueryBuilder<'a> {
     fn literal(&mut self, mut literal: UserInputLiteral) -> Result<Option<Box<dyn Query>>> {
         // `micro*` means the prefix `"micro"*`; the grammar knows only the quoted form and
         // would otherwise search the exact word `micro`.
-        if literal.delimiter == Delimiter::None && !literal.prefix && literal.phrase.len() > 1 {
-            if let Some(stem) = literal.phrase.strip_suffix('*') {
-                literal.phrase = stem.to_owned();
-                literal.prefix = true;
-            }
+        if literal.delimiter == Delimiter::None
+            && !literal.prefix
+            && literal.phrase.len() > 1
+            && let Some(stem) = literal.phrase.strip_suffix('*')
+        {
+            literal.phrase = stem.to_owned();
+            literal.prefix = true;
         }
         let (title, body) = (
             Target {
