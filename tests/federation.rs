@@ -909,6 +909,29 @@ async fn the_follow_command_queues_a_follow_that_the_running_node_delivers() {
     .await;
     assert!(refused.is_err());
     let _ = std::fs::remove_file(config);
+
+    // Without `federation.allow_local_network`, the refusal names that setting; a host that
+    // does not resolve is said to be one.
+    let unfetched = target.replace("/c/ideas", "/c/elsewhere");
+    let port = run_kgnode(
+        &follower.database,
+        &follower.data_dir,
+        &["follow", &unfetched],
+    )
+    .await
+    .expect_err("local peers are refused by default")
+    .to_string();
+    assert!(port.contains("federation.allow_local_network"), "{port}");
+    assert!(!port.contains("DANGER"), "{port}");
+    let unknown = run_kgnode(
+        &follower.database,
+        &follower.data_dir,
+        &["follow", "https://no-such-host.invalid/c/ideas"],
+    )
+    .await
+    .expect_err("an unknown host")
+    .to_string();
+    assert!(unknown.contains("does not resolve"), "{unknown}");
 }
 
 /// An edge from a public artifact to a private one is seen only by who may read both ends: it

@@ -113,6 +113,7 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.database.max_connections = 8;
     settings.http.bind = format!("127.0.0.1:{port}").parse().expect("address");
     settings.http.workers = 2;
+    settings.http.body_timeout_secs = 1;
     settings.node.data_dir = data_dir.to_path_buf();
     settings.node.public_url = Url::parse(&format!("http://localhost:{port}")).expect("url");
     settings.search.writer_memory_mib = 20;

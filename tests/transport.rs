@@ -35,8 +35,9 @@ fn nodelay_of_socket(local: SocketAddr, peer: SocketAddr) -> Option<bool> {
     None
 }
 
-/// Reads one HTTP/1.1 answer with a chunked or sized body from `stream`, whole.
-fn read_answer(stream: &mut TcpStream) -> String {
+/// Reads one HTTP/1.1 answer with a chunked or sized body from `stream`, whole; returns its
+/// head in lower case and its body.
+fn read_answer(stream: &mut TcpStream) -> (String, String) {
     let mut answer = Vec::new();
     let mut buffer = [0; 16 * 1024];
     loop {
@@ -55,7 +56,7 @@ fn read_answer(stream: &mut TcpStream) -> String {
                 None => answer.ends_with(b"0\r\n\r\n"),
             };
             if complete {
-                return head;
+                return (head, body.to_owned());
             }
         }
     }
@@ -75,7 +76,7 @@ async fn accepted_connections_disable_nagle_for_compressed_answers() {
             node_address.port()
         );
         stream.write_all(request.as_bytes()).expect("send");
-        let head = read_answer(&mut stream);
+        let (head, _) = read_answer(&mut stream);
         let local = stream.local_addr().expect("local address");
         (head, local, nodelay_of_socket(node_address, local))
     })
@@ -88,4 +89,33 @@ async fn accepted_connections_disable_nagle_for_compressed_answers() {
         Some(true),
         "the node's end of the connection from {local} should have TCP_NODELAY"
     );
+}
+
+/// A client that declares a body and stops sending it is answered 408 with the JSON error
+/// shape once `http.body_timeout_secs` passes without a byte, instead of holding the request.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_in_json() {
+    let node = spawn_node().await;
+    node.convergence("c", "public").await;
+    let node_address: SocketAddr = format!("127.0.0.1:{}", node.port()).parse().unwrap();
+    let token = node.admin_token.clone();
+    let (head, body) = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(node_address).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("read timeout");
+        let request = format!(
+            "POST /api/v1/convergences/c/artifacts HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: 100\r\n\r\n{{\"kind\": "
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        read_answer(&mut stream)
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("http/1.1 408"), "{head}");
+    let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!(error["error"]["code"], "body_timeout", "{body}");
+    assert_eq!(node.count("artifacts").await, 0);
 }

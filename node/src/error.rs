@@ -49,6 +49,12 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client declared a body and stopped sending it.
+    #[error("the request body stalled: nothing arrived for {seconds} s (http.body_timeout_secs)")]
+    BodyTimeout {
+        /// The configured idle time.
+        seconds: u64,
+    },
     /// A batch holds more items than allowed.
     #[error("{0}")]
     TooManyItems(String),
@@ -134,6 +140,7 @@ impl Error {
             Error::InvalidBody { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge { .. } | Error::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound { .. } | Error::RouteNotFound(_) => StatusCode::NOT_FOUND,
@@ -161,6 +168,7 @@ impl Error {
             Error::Unprocessable(_) => "unprocessable",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::BodyTimeout { .. } => "body_timeout",
             Error::TooManyItems(_) => "too_many_items",
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidToken => "invalid_token",

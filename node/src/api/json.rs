@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, ContentType};
@@ -19,6 +20,14 @@ pub struct BodyLimit(pub usize);
 
 /// Limit used when a scope sets none.
 const DEFAULT_LIMIT: usize = 1024 * 1024;
+
+/// Longest wait for the next chunk of a body, set with `app_data`: a client that declares a
+/// body and stops sending it would otherwise hold a connection and a worker's attention.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// Idle time used when the app sets none.
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A 200 response with `value` as JSON, serialized into a buffer of `size_hint` bytes to start
 /// with: for large answers, where growing the buffer step by step would copy it several times.
@@ -42,6 +51,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<BodyLimit>()
             .map_or(DEFAULT_LIMIT, |limit| limit.0);
+        let idle = req
+            .app_data::<BodyTimeout>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |timeout| timeout.0);
         let is_json = {
             let essence = req.content_type();
             essence == "application/json" || essence.ends_with("+json")
@@ -60,7 +72,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 return Err(Error::PayloadTooLarge { limit });
             }
             let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
-            while let Some(chunk) = payload.next().await {
+            loop {
+                let next = tokio::time::timeout(idle, payload.next()).await;
+                let Ok(next) = next else {
+                    return Err(Error::BodyTimeout {
+                        seconds: idle.as_secs(),
+                    });
+                };
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| Error::MalformedJson(e.to_string()))?;
                 if body.len() + chunk.len() > limit {
                     return Err(Error::PayloadTooLarge { limit });

@@ -25,7 +25,7 @@ use crate::error::Error;
 
 use fallback::method_not_allowed;
 pub use fallback::{json_error_fallback, route_not_found};
-pub use json::BodyLimit;
+pub use json::{BodyLimit, BodyTimeout};
 pub use openapi::ApiDoc;
 pub use pagination::{MAX_LIMIT, Page};
 pub use state::{NodeInfo, SlugCache};
@@ -44,6 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
         Error::InvalidParameter(format!("invalid path segment: {error}")).into()
     }))
     .app_data(BodyLimit(http.max_body_bytes))
+    .app_data(BodyTimeout(std::time::Duration::from_secs(
+        http.body_timeout_secs.max(1),
+    )))
     .service(resource("/healthz", "GET").get(health::healthz))
     .service(resource("/readyz", "GET").get(health::readyz))
     .service(web::redirect("/docs", "/docs/"))

@@ -18,7 +18,7 @@ use super::pool::ConnectError;
 /// let mut feed = kgnode::db::ChangeFeed::open(url, 0, 500).await?;
 /// loop {
 ///     for change in feed.next(Duration::from_secs(30)).await? {
-///         println!("{} {} {}", change.seq, change.entity, change.operation);
+///         println!("{} {:?}", change.seq, change.event);
 ///     }
 ///     // Persist feed.position() with what was applied, to resume from it after a restart.
 /// }

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
 use uuid::Uuid;
 
+use super::change_event::ChangeEvent;
 use super::schema::change_log;
 
 /// Key of the advisory lock that orders appends to the change log.
@@ -25,31 +25,9 @@ pub const CHANGE_LOG_LOCK: i64 = 0x6b67_6e6f_6465_0001;
 /// Rows per multi-row INSERT, well below PostgreSQL's 65,535 bind parameters.
 const INSERT_CHUNK: usize = 5_000;
 
-/// What kind of entity changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeEntity {
-    /// A convergence (its name, description or visibility).
-    Convergence,
-    /// An artifact, including its dimension set.
-    Artifact,
-    /// A relationship between two artifacts.
-    Relationship,
-}
-
-impl ChangeEntity {
-    fn as_str(self) -> &'static str {
-        match self {
-            ChangeEntity::Convergence => "convergence",
-            ChangeEntity::Artifact => "artifact",
-            ChangeEntity::Relationship => "relationship",
-        }
-    }
-}
-
-/// What happened to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a write did to the row its change describes; the services' vocabulary for building a
+/// [`ChangeEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeOperation {
     /// It was created.
     Insert,
@@ -59,61 +37,60 @@ pub enum ChangeOperation {
     Delete,
 }
 
-impl ChangeOperation {
-    fn as_str(self) -> &'static str {
-        match self {
-            ChangeOperation::Insert => "insert",
-            ChangeOperation::Update => "update",
-            ChangeOperation::Delete => "delete",
-        }
-    }
-}
-
-/// One change, before it is given a sequence number.
-#[derive(Debug, Clone)]
-pub struct Change {
-    /// What kind of entity changed.
-    pub entity: ChangeEntity,
-    /// What happened to it.
-    pub operation: ChangeOperation,
-    /// Its id.
-    pub entity_id: Uuid,
-    /// The convergence it belongs to (for a relationship: its source's convergence).
-    pub convergence_id: Uuid,
-    /// A compact description of the new state (for deletes, what a follower needs to undo it).
-    pub payload: serde_json::Value,
-}
-
 /// A change as stored, with its sequence number.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
-#[diesel(table_name = change_log, check_for_backend(diesel::pg::Pg))]
+#[derive(Debug, Clone)]
 pub struct ChangeRecord {
     /// Position in the log; strictly increasing in commit order.
     pub seq: i64,
-    /// `convergence`, `artifact` or `relationship`.
-    pub entity: String,
-    /// `insert`, `update` or `delete`.
-    pub operation: String,
-    /// Id of the changed entity.
-    pub entity_id: Uuid,
-    /// The convergence it belongs to.
-    pub convergence_id: Uuid,
-    /// Compact new state.
-    pub payload: serde_json::Value,
+    /// What happened.
+    pub event: ChangeEvent,
     /// When the change was committed (transaction time).
     pub recorded_at: DateTime<Utc>,
     /// The writing transaction; its rows are contiguous in the log.
     pub transaction_id: i64,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = change_log)]
-struct NewChange<'a> {
-    entity: &'a str,
-    operation: &'a str,
+/// A row of `change_log` as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = change_log, check_for_backend(diesel::pg::Pg))]
+struct ChangeRow {
+    seq: i64,
+    entity: String,
+    operation: String,
     entity_id: Uuid,
     convergence_id: Uuid,
-    payload: &'a serde_json::Value,
+    payload: serde_json::Value,
+    recorded_at: DateTime<Utc>,
+    transaction_id: i64,
+}
+
+impl ChangeRow {
+    fn decode(self) -> QueryResult<ChangeRecord> {
+        let event = ChangeEvent::decode(
+            &self.entity,
+            &self.operation,
+            self.entity_id,
+            self.convergence_id,
+            self.payload,
+        )
+        .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)))?;
+        Ok(ChangeRecord {
+            seq: self.seq,
+            event,
+            recorded_at: self.recorded_at,
+            transaction_id: self.transaction_id,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = change_log)]
+struct NewChange {
+    entity: &'static str,
+    operation: &'static str,
+    entity_id: Uuid,
+    convergence_id: Uuid,
+    payload: serde_json::Value,
 }
 
 /// Net change of one dimension counter.
@@ -126,13 +103,13 @@ pub(crate) struct CounterDelta {
 /// Changes and counter deltas gathered by one write transaction, flushed at its end.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    changes: Vec<Change>,
+    changes: Vec<ChangeEvent>,
     counters: BTreeMap<(Uuid, String), CounterDelta>,
 }
 
 impl Outbox {
     /// Records a change.
-    pub fn push(&mut self, change: Change) {
+    pub fn push(&mut self, change: ChangeEvent) {
         self.changes.push(change);
     }
 
@@ -164,15 +141,18 @@ impl Outbox {
             .execute(conn)
             .await?;
         apply_counter_deltas(conn, &self.counters).await?;
-        let rows: Vec<NewChange<'_>> = self
+        let rows: Vec<NewChange> = self
             .changes
             .iter()
-            .map(|change| NewChange {
-                entity: change.entity.as_str(),
-                operation: change.operation.as_str(),
-                entity_id: change.entity_id,
-                convergence_id: change.convergence_id,
-                payload: &change.payload,
+            .map(|change| {
+                let stored = change.stored();
+                NewChange {
+                    entity: stored.entity,
+                    operation: stored.operation,
+                    entity_id: stored.entity_id,
+                    convergence_id: stored.convergence_id,
+                    payload: stored.payload,
+                }
             })
             .collect();
         for chunk in rows.chunks(INSERT_CHUNK) {
@@ -234,24 +214,24 @@ pub async fn read_changes(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<ChangeRecord>> {
-    let mut changes: Vec<ChangeRecord> = change_log::table
+    let mut rows: Vec<ChangeRow> = change_log::table
         .filter(change_log::seq.gt(after))
         .order(change_log::seq.asc())
         .limit(limit)
-        .select(ChangeRecord::as_select())
+        .select(ChangeRow::as_select())
         .load(conn)
         .await?;
-    if let Some(last) = changes.last().filter(|_| changes.len() as i64 == limit) {
-        let rest: Vec<ChangeRecord> = change_log::table
+    if let Some(last) = rows.last().filter(|_| rows.len() as i64 == limit) {
+        let rest: Vec<ChangeRow> = change_log::table
             .filter(change_log::seq.gt(last.seq))
             .filter(change_log::transaction_id.eq(last.transaction_id))
             .order(change_log::seq.asc())
-            .select(ChangeRecord::as_select())
+            .select(ChangeRow::as_select())
             .load(conn)
             .await?;
-        changes.extend(rest);
+        rows.extend(rest);
     }
-    Ok(changes)
+    rows.into_iter().map(ChangeRow::decode).collect()
 }
 
 /// The change-log position matching the snapshot of the current transaction: every change up to

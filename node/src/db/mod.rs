@@ -1,5 +1,6 @@
 //! The PostgreSQL data layer: pool, embedded migrations, row types and the change log.
 
+mod change_event;
 mod change_feed;
 mod change_log;
 mod migrations;
@@ -7,11 +8,10 @@ mod models;
 mod pool;
 pub(crate) mod schema;
 
+pub use change_event::{ChangeEvent, EdgeChange, UndecodableChange};
 pub use change_feed::ChangeFeed;
 pub(crate) use change_log::Outbox;
-pub use change_log::{
-    Change, ChangeEntity, ChangeOperation, ChangeRecord, read_changes, snapshot_position,
-};
+pub use change_log::{ChangeOperation, ChangeRecord, read_changes, snapshot_position};
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
@@ -21,4 +21,15 @@ pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, es
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// A closed-vocabulary value (a kind, a visibility) read back from its text column; a value this
+/// version does not know is a deserialization error, as for any other column.
+pub fn stored_value<T>(text: &str) -> diesel::QueryResult<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse()
+        .map_err(|error: T::Err| diesel::result::Error::DeserializationError(Box::new(error)))
 }

@@ -2,6 +2,7 @@
 //! the block list.
 
 use activitypub_federation::config::Data;
+use activitypub_federation::error::Error as ProtocolError;
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
 use activitypub_federation::traits::Actor;
@@ -47,10 +48,16 @@ pub async fn follow_remote(
     let target = target.trim();
     let group: ActorRecord = match Url::parse(target) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => {
-            ObjectId::<ActorRecord>::from(url).dereference(data).await?
+            match ObjectId::<ActorRecord>::from(url).dereference(data).await {
+                Ok(group) => group,
+                Err(error) => return Err(explain_refused_host(error).await),
+            }
         }
         _ if target.contains('@') && !target.contains('/') => {
-            webfinger_resolve_actor(target.trim_start_matches('@'), data).await?
+            match webfinger_resolve_actor(target.trim_start_matches('@'), data).await {
+                Ok(group) => group,
+                Err(error) => return Err(explain_refused_host(error).await),
+            }
         }
         _ => {
             return Err(FederationError::Invalid(format!(
@@ -89,6 +96,32 @@ pub async fn follow_remote(
         .await?
         .ok_or_else(|| FederationError::Invalid("the follow was not stored".to_owned()))?;
     Ok((created, true))
+}
+
+/// Says in the node's terms why a peer's URL was refused. activitypub_federation reports a host
+/// that does not resolve like one that resolves to a local address, and names its own
+/// environment variable rather than the node's setting.
+async fn explain_refused_host(error: FederationError) -> FederationError {
+    let local_network = "this node federates only with https:// peers on public addresses \
+         without explicit ports unless federation.allow_local_network is true (local testing only)";
+    match &error {
+        FederationError::Protocol(ProtocolError::DomainResolveError(host)) => {
+            let resolves = tokio::net::lookup_host((host.as_str(), 443))
+                .await
+                .is_ok_and(|mut addresses| addresses.next().is_some());
+            FederationError::Invalid(if resolves {
+                format!("{host} resolves to a loopback or private address: {local_network}")
+            } else {
+                format!("the host {host} does not resolve")
+            })
+        }
+        FederationError::Protocol(ProtocolError::UrlVerificationError(
+            "Explicit port is not allowed" | "Http urls are only allowed in debug mode",
+        )) => FederationError::Invalid(format!(
+            "the URL uses http:// or names a port: {local_network}"
+        )),
+        _ => error,
+    }
 }
 
 /// Stops following the remote convergence mirrored as `convergence` (`slug@host`): sends an

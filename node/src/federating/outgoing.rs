@@ -25,7 +25,7 @@ use crate::db::schema::{
     artifact_relationships, artifacts, change_log, convergences, federation_cursor,
     federation_followers,
 };
-use crate::db::{ChangeFeed, ChangeRecord, DbArtifact, DbConvergence, DbRelationship};
+use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, DbArtifact, DbConvergence, DbRelationship};
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 use super::FederationContext;
@@ -116,7 +116,7 @@ async fn followed(
     conn: &mut AsyncPgConnection,
     changes: &[ChangeRecord],
 ) -> Result<HashMap<Uuid, DbConvergence>, FederationError> {
-    let ids: Vec<Uuid> = changes.iter().map(|c| c.convergence_id).collect();
+    let ids: Vec<Uuid> = changes.iter().map(|c| c.event.convergence()).collect();
     let rows: Vec<DbConvergence> = convergences::table
         .filter(convergences::id.eq_any(&ids))
         .filter(convergences::origin_url.is_null())
@@ -138,16 +138,10 @@ async fn queue_changes(
     followed: &HashMap<Uuid, DbConvergence>,
 ) -> Result<(), FederationError> {
     for change in changes {
-        let Some(convergence) = followed.get(&change.convergence_id) else {
+        let Some(convergence) = followed.get(&change.event.convergence()) else {
             continue;
         };
-        if change.entity == "convergence" {
-            if change.operation == "update" {
-                update_group(conn, urls, convergence).await?;
-            }
-            continue;
-        }
-        if let Some((kind, object)) = describe(conn, urls, change, convergence).await? {
+        if let Some((kind, object)) = describe(conn, urls, &change.event, convergence).await? {
             let target = Target::Followers(convergence.id);
             announce(conn, urls, convergence, kind, object, target).await?;
         }
@@ -155,26 +149,38 @@ async fn queue_changes(
     Ok(())
 }
 
-/// The content activity a change calls for, if any.
+/// The content activity a change calls for, if any. A changed convergence sends its `Update`
+/// of its `Group` itself (a created one has no followers yet).
 async fn describe(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
-    change: &ChangeRecord,
+    event: &ChangeEvent,
     convergence: &DbConvergence,
 ) -> Result<Option<(ContentType, ContentObject)>, FederationError> {
-    let kind = match change.operation.as_str() {
-        "insert" => ContentType::Create,
-        "update" => ContentType::Update,
-        _ => ContentType::Delete,
+    let created = |created: bool| {
+        if created {
+            ContentType::Create
+        } else {
+            ContentType::Update
+        }
     };
-    match change.entity.as_str() {
-        "artifact" if kind == ContentType::Delete => Ok(Some((
-            kind,
-            ContentObject::Id(urls.artifact(change.entity_id)),
+    match event {
+        ChangeEvent::ConvergenceChanged { created: true, .. } => Ok(None),
+        ChangeEvent::ConvergenceChanged { created: false, .. } => {
+            update_group(conn, urls, convergence).await?;
+            Ok(None)
+        }
+        ChangeEvent::ArtifactDeleted { id, .. } => Ok(Some((
+            ContentType::Delete,
+            ContentObject::Id(urls.artifact(*id)),
         ))),
-        "artifact" => {
+        ChangeEvent::ArtifactUpserted {
+            id,
+            created: is_new,
+            ..
+        } => {
             let row: Option<DbArtifact> = artifacts::table
-                .find(change.entity_id)
+                .find(id)
                 .filter(artifacts::deleted_at.is_null())
                 .filter(artifacts::origin_url.is_null())
                 .select(DbArtifact::as_select())
@@ -183,28 +189,27 @@ async fn describe(
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let object = artifact_object(conn, urls, &row, convergence).await?;
-            Ok(Some((kind, ContentObject::Artifact(Box::new(object)))))
+            Ok(Some((
+                created(*is_new),
+                ContentObject::Artifact(Box::new(object)),
+            )))
         }
-        "relationship" if kind == ContentType::Delete => {
-            let end = |name: &str| {
-                change.payload[name]
-                    .as_str()
-                    .and_then(|id| id.parse::<Uuid>().ok())
-            };
-            let (Some(source), Some(target)) = (end("source"), end("target")) else {
-                return Ok(None);
-            };
-            if !both_ends_public(conn, [source, target]).await? {
+        ChangeEvent::RelationshipDeleted { id, edge, .. } => {
+            if !both_ends_public(conn, [edge.source, edge.target]).await? {
                 return Ok(None);
             }
             Ok(Some((
-                kind,
-                ContentObject::Id(urls.relationship(change.entity_id)),
+                ContentType::Delete,
+                ContentObject::Id(urls.relationship(*id)),
             )))
         }
-        "relationship" => {
+        ChangeEvent::RelationshipUpserted {
+            id,
+            created: is_new,
+            ..
+        } => {
             let row: Option<DbRelationship> = artifact_relationships::table
-                .find(change.entity_id)
+                .find(id)
                 .filter(artifact_relationships::origin_url.is_null())
                 .select(DbRelationship::as_select())
                 .first(conn)
@@ -212,9 +217,13 @@ async fn describe(
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let object = relationship_object(conn, urls, &row, convergence).await?;
-            Ok(object.map(|object| (kind, ContentObject::Relationship(Box::new(object)))))
+            Ok(object.map(|object| {
+                (
+                    created(*is_new),
+                    ContentObject::Relationship(Box::new(object)),
+                )
+            }))
         }
-        _ => Ok(None),
     }
 }
 

@@ -10,10 +10,10 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::load::load_graph;
-use super::{GraphingError, artifact_kind, relationship_kind, visibility};
+use super::{GraphingError, artifact_kind};
 use crate::config::Settings;
 use crate::db::schema::artifacts;
-use crate::db::{ChangeFeed, ChangeRecord, ConnectError};
+use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, ConnectError};
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 /// Changes read per batch.
@@ -75,47 +75,39 @@ async fn mutations(
 ) -> Result<Vec<Mutation>, GraphingError> {
     let artifact_ids: Vec<Uuid> = changes
         .iter()
-        .filter(|c| c.entity == "artifact" && c.operation != "delete")
-        .map(|c| c.entity_id)
+        .filter_map(|change| match change.event {
+            ChangeEvent::ArtifactUpserted { id, .. } => Some(id),
+            ChangeEvent::ConvergenceChanged { .. }
+            | ChangeEvent::ArtifactDeleted { .. }
+            | ChangeEvent::RelationshipUpserted { .. }
+            | ChangeEvent::RelationshipDeleted { .. } => None,
+        })
         .collect();
     let current = live_artifacts(conn, &artifact_ids).await?;
-    let mut out = Vec::with_capacity(changes.len());
-    for change in changes {
-        let payload = &change.payload;
-        let text = |key: &str| payload[key].as_str().unwrap_or_default().to_owned();
-        let id_of = |key: &str| payload[key].as_str().and_then(|s| Uuid::parse_str(s).ok());
-        let mutation = match (change.entity.as_str(), change.operation.as_str()) {
-            ("convergence", _) => Mutation::UpsertConvergence {
-                id: change.entity_id,
-                visibility: visibility(&text("visibility")),
+    Ok(changes
+        .iter()
+        .map(|change| match &change.event {
+            ChangeEvent::ConvergenceChanged { id, visibility, .. } => Mutation::UpsertConvergence {
+                id: *id,
+                visibility: *visibility,
             },
-            ("artifact", "delete") => Mutation::RemoveArtifact(change.entity_id),
-            ("artifact", _) => match current.get(&change.entity_id) {
+            ChangeEvent::ArtifactUpserted { id, .. } => match current.get(id) {
                 Some(artifact) => Mutation::UpsertArtifact(artifact.clone()),
-                None => Mutation::RemoveArtifact(change.entity_id),
+                None => Mutation::RemoveArtifact(*id),
             },
-            ("relationship", "delete") => Mutation::RemoveRelationship(change.entity_id),
-            ("relationship", _) => match (id_of("source"), id_of("target")) {
-                (Some(source), Some(target)) => Mutation::UpsertRelationship(Relationship {
-                    id: change.entity_id,
-                    source,
-                    target,
-                    kind: relationship_kind(&text("kind"))?,
-                    weight: payload["weight"].as_f64().unwrap_or(1.0),
-                }),
-                _ => {
-                    tracing::warn!(seq = change.seq, "relationship change without endpoints");
-                    continue;
-                }
-            },
-            (entity, operation) => {
-                tracing::warn!(seq = change.seq, entity, operation, "unknown change");
-                continue;
+            ChangeEvent::ArtifactDeleted { id, .. } => Mutation::RemoveArtifact(*id),
+            ChangeEvent::RelationshipUpserted { id, edge, .. } => {
+                Mutation::UpsertRelationship(Relationship {
+                    id: *id,
+                    source: edge.source,
+                    target: edge.target,
+                    kind: edge.kind,
+                    weight: edge.weight,
+                })
             }
-        };
-        out.push(mutation);
-    }
-    Ok(out)
+            ChangeEvent::RelationshipDeleted { id, .. } => Mutation::RemoveRelationship(*id),
+        })
+        .collect())
 }
 
 async fn live_artifacts(

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::source::{artifacts_of, live_documents};
 use super::{IndexingError, index_settings, rebuild_into};
 use crate::config::Settings;
-use crate::db::{ChangeFeed, ChangeRecord, ConnectError};
+use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, ConnectError};
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 /// Changes that may pass without touching the index before the position is committed anyway,
@@ -228,12 +228,17 @@ async fn affected_artifacts(
     let mut ids = BTreeSet::new();
     let mut convergences = Vec::new();
     for change in changes {
-        match (change.entity.as_str(), change.operation.as_str()) {
-            ("artifact", _) => {
-                ids.insert(change.entity_id);
+        match change.event {
+            ChangeEvent::ArtifactUpserted { id, .. } | ChangeEvent::ArtifactDeleted { id, .. } => {
+                ids.insert(id);
             }
-            ("convergence", "update") => convergences.push(change.entity_id),
-            _ => {}
+            ChangeEvent::ConvergenceChanged {
+                id, created: false, ..
+            } => convergences.push(id),
+            // A new convergence holds no artifacts yet; relationships are not indexed.
+            ChangeEvent::ConvergenceChanged { created: true, .. }
+            | ChangeEvent::RelationshipUpserted { .. }
+            | ChangeEvent::RelationshipDeleted { .. } => {}
         }
     }
     if !convergences.is_empty() {

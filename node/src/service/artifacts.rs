@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::db::schema::{artifact_dimensions, artifacts, convergences};
 use crate::db::{
-    Change, ChangeEntity, ChangeOperation, DbArtifact, DbConvergence, DbDimension, Outbox,
+    ChangeEvent, ChangeOperation, DbArtifact, DbConvergence, DbDimension, Outbox, stored_value,
 };
 use crate::domain::{ArtifactKind, Author, Body, DimensionName, Dimensions, Title};
 use crate::error::{Error, Result};
@@ -93,14 +92,26 @@ struct ArtifactChangeset {
 }
 
 /// The change-log entry for an artifact write.
-pub(crate) fn artifact_change(row: &DbArtifact, operation: ChangeOperation) -> Change {
-    Change {
-        entity: ChangeEntity::Artifact,
-        operation,
-        entity_id: row.id,
-        convergence_id: row.convergence_id,
-        payload: json!({"version": row.version, "kind": row.kind}),
-    }
+pub(crate) fn artifact_change(
+    row: &DbArtifact,
+    operation: ChangeOperation,
+) -> QueryResult<ChangeEvent> {
+    let kind = stored_value(&row.kind)?;
+    Ok(match operation {
+        ChangeOperation::Insert | ChangeOperation::Update => ChangeEvent::ArtifactUpserted {
+            id: row.id,
+            convergence: row.convergence_id,
+            created: operation == ChangeOperation::Insert,
+            version: row.version,
+            kind,
+        },
+        ChangeOperation::Delete => ChangeEvent::ArtifactDeleted {
+            id: row.id,
+            convergence: row.convergence_id,
+            version: row.version,
+            kind,
+        },
+    })
 }
 
 pub(crate) fn dimension_rows(artifact_id: Uuid, dimensions: &Dimensions) -> Vec<DbDimension> {
@@ -168,7 +179,7 @@ pub(crate) async fn insert_many(
         1,
     );
     for row in &rows {
-        outbox.push(artifact_change(row, ChangeOperation::Insert));
+        outbox.push(artifact_change(row, ChangeOperation::Insert)?);
     }
     Ok(rows)
 }
@@ -420,7 +431,7 @@ pub async fn update(
             .returning(DbArtifact::as_returning())
             .get_result(conn)
             .await?;
-        outbox.push(artifact_change(&updated, ChangeOperation::Update));
+        outbox.push(artifact_change(&updated, ChangeOperation::Update)?);
         outbox.flush(conn).await?;
         let mut all = with_dimensions(conn, vec![updated], &convergence.slug).await?;
         all.pop().ok_or_else(|| Error::not_found("artifact", id))
@@ -472,6 +483,6 @@ pub(crate) async fn soft_delete(
         .returning(DbArtifact::as_returning())
         .get_result(conn)
         .await?;
-    outbox.push(artifact_change(&deleted, ChangeOperation::Delete));
+    outbox.push(artifact_change(&deleted, ChangeOperation::Delete)?);
     Ok(())
 }

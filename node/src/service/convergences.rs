@@ -2,12 +2,11 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::db::schema::convergences;
-use crate::db::{Change, ChangeEntity, ChangeOperation, DbConvergence, Outbox};
+use crate::db::{ChangeEvent, DbConvergence, Outbox, stored_value};
 use crate::domain::{Description, Name, Slug, Visibility, names_convergence};
 use crate::error::{Error, Result};
 
@@ -45,15 +44,14 @@ struct ConvergenceChangeset {
     visibility: Option<&'static str>,
 }
 
-/// The change-log entry for a convergence write.
-pub(crate) fn convergence_change(row: &DbConvergence, operation: ChangeOperation) -> Change {
-    Change {
-        entity: ChangeEntity::Convergence,
-        operation,
-        entity_id: row.id,
-        convergence_id: row.id,
-        payload: json!({"slug": row.slug, "visibility": row.visibility}),
-    }
+/// The change-log entry for a convergence write (`created` or changed).
+pub(crate) fn convergence_change(row: &DbConvergence, created: bool) -> QueryResult<ChangeEvent> {
+    Ok(ChangeEvent::ConvergenceChanged {
+        id: row.id,
+        created,
+        slug: row.slug.clone(),
+        visibility: stored_value(&row.visibility)?,
+    })
 }
 
 /// Creates a convergence (node-wide tokens only); a taken slug is a conflict.
@@ -84,7 +82,7 @@ pub async fn create(
             .optional()?
             .ok_or_else(|| Error::Conflict(format!("slug '{}' is already taken", row.slug)))?;
         let mut outbox = Outbox::default();
-        outbox.push(convergence_change(&inserted, ChangeOperation::Insert));
+        outbox.push(convergence_change(&inserted, true)?);
         outbox.flush(conn).await?;
         Ok(inserted)
     })
@@ -157,7 +155,7 @@ pub async fn update(
             .get_result(conn)
             .await?;
         let mut outbox = Outbox::default();
-        outbox.push(convergence_change(&updated, ChangeOperation::Update));
+        outbox.push(convergence_change(&updated, false)?);
         outbox.flush(conn).await?;
         Ok(updated)
     })

@@ -4,12 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::{Caller, Grant};
 use crate::db::schema::artifact_relationships;
-use crate::db::{Change, ChangeEntity, ChangeOperation, DbRelationship, Outbox};
+use crate::db::{ChangeEvent, ChangeOperation, DbRelationship, EdgeChange, Outbox, stored_value};
 use crate::domain::{Direction, EdgeWeight, RelationshipKind};
 use crate::error::{Error, Result};
 
@@ -36,19 +35,26 @@ pub(crate) fn relationship_change(
     row: &DbRelationship,
     convergence_id: Uuid,
     op: ChangeOperation,
-) -> Change {
-    Change {
-        entity: ChangeEntity::Relationship,
-        operation: op,
-        entity_id: row.id,
-        convergence_id,
-        payload: json!({
-            "source": row.source_id,
-            "target": row.target_id,
-            "kind": row.kind,
-            "weight": row.weight,
-        }),
-    }
+) -> QueryResult<ChangeEvent> {
+    let edge = EdgeChange {
+        source: row.source_id,
+        target: row.target_id,
+        kind: stored_value(&row.kind)?,
+        weight: row.weight,
+    };
+    Ok(match op {
+        ChangeOperation::Insert | ChangeOperation::Update => ChangeEvent::RelationshipUpserted {
+            id: row.id,
+            convergence: convergence_id,
+            created: op == ChangeOperation::Insert,
+            edge,
+        },
+        ChangeOperation::Delete => ChangeEvent::RelationshipDeleted {
+            id: row.id,
+            convergence: convergence_id,
+            edge,
+        },
+    })
 }
 
 /// Inserts relationships whose endpoints the caller has already checked, recording them in
@@ -81,7 +87,7 @@ pub(crate) async fn insert_many(
             row,
             *convergence,
             ChangeOperation::Insert,
-        ));
+        )?);
     }
     Ok(rows)
 }
@@ -164,7 +170,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
             &row,
             source_convergence.id,
             ChangeOperation::Delete,
-        ));
+        )?);
         outbox.flush(conn).await?;
         Ok(())
     })
@@ -198,7 +204,7 @@ pub(crate) async fn delete_touching(
             &row.relationship,
             row.source_convergence,
             ChangeOperation::Delete,
-        ));
+        )?);
     }
     Ok(())
 }

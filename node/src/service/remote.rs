@@ -111,13 +111,8 @@ pub async fn mirror_convergence(
             .returning(DbConvergence::as_returning())
             .get_result(conn)
             .await?;
-        let operation = if existing.is_some() {
-            ChangeOperation::Update
-        } else {
-            ChangeOperation::Insert
-        };
         let mut outbox = Outbox::default();
-        outbox.push(convergence_change(&stored, operation));
+        outbox.push(convergence_change(&stored, existing.is_none())?);
         outbox.flush(conn).await?;
         Ok(stored)
     })
@@ -219,7 +214,7 @@ pub(crate) async fn upsert_artifact(
         .returning(DbArtifact::as_returning())
         .get_result(conn)
         .await?;
-    outbox.push(artifact_change(&updated, ChangeOperation::Update));
+    outbox.push(artifact_change(&updated, ChangeOperation::Update)?);
     Ok(Applied::Stored)
 }
 
@@ -260,7 +255,7 @@ async fn insert_copy(
         tags.iter().map(|t| (t.dimension.as_str(), t.weight)),
         1,
     );
-    outbox.push(artifact_change(&row, ChangeOperation::Insert));
+    outbox.push(artifact_change(&row, ChangeOperation::Insert)?);
     Ok(true)
 }
 
@@ -294,7 +289,7 @@ pub(crate) async fn delete_object(
         &relationship,
         convergence_id,
         ChangeOperation::Delete,
-    ));
+    )?);
     Ok(Applied::Stored)
 }
 
@@ -347,6 +342,6 @@ pub(crate) async fn insert_relationship(
         &relationship,
         convergence_id,
         ChangeOperation::Insert,
-    ));
+    )?);
     Ok(Applied::Stored)
 }
