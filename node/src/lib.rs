@@ -35,5 +35,4 @@ pub mod graphing;
 pub mod indexing;
 pub mod service;
 pub mod startup;
-pub mod synthetic;
 pub mod telemetry;

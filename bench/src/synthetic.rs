@@ -3,8 +3,8 @@
 //! attachment.
 //!
 //! A [`Generator`] is built from a [`GeneratorConfig`] and yields [`SyntheticArtifact`]s in index
-//! order, `0, 1, 2, …`, one at a time ([`Iterator`]) or in chunks ([`Generator::next_chunk`],
-//! [`Generator::next_batch`]). Everything is index based: artifact `i` is the `i`-th item yielded,
+//! order, `0, 1, 2, …`, one at a time ([`Iterator`]) or in batches that respect the batch
+//! endpoint's limits ([`Generator::next_batch`]). Everything is index based: artifact `i` is the `i`-th item yielded,
 //! and a [`SyntheticRelationship`] names its ends by index, so a consumer maps indices to whatever
 //! ids its store hands out. Every relationship of artifact `i` starts at `i` and ends at an
 //! artifact `j < i`, so a consumer that loads artifacts in order can always resolve the target.
@@ -39,23 +39,16 @@
 //!   that fit the ends (answers to questions, evidence supporting or contradicting claims), weights
 //!   in `(0, 1]` with two decimals.
 //!
-//! ```
-//! use kgnode::synthetic::{Generator, GeneratorConfig};
-//!
-//! # fn main() -> Result<(), kgnode::synthetic::SyntheticError> {
+//! ```text
 //! let mut generator = Generator::new(GeneratorConfig::new(42, 2_500))?;
-//! let mut loaded = 0;
-//! while !generator.is_done() {
-//!     let chunk = generator.next_chunk(1_000);
-//!     assert!(chunk.iter().all(|a| a.relationships.iter().all(|r| r.target < a.index)));
-//!     loaded += chunk.len();
+//! loop {
+//!     let batch = generator.next_batch(1_000, 5_000);
+//!     if batch.is_empty() { break }
+//!     // every relationship of artifact i ends at an artifact j < i, already loaded
 //! }
-//! assert_eq!(loaded, 2_500);
-//! # Ok(())
-//! # }
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 use rand::{Rng, SeedableRng};
@@ -65,7 +58,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use uuid::Uuid;
 
-use crate::domain::{ArtifactKind, RelationshipKind};
+use kgnode::domain::{ArtifactKind, RelationshipKind};
 
 /// Default mean number of relationships per artifact.
 pub const DEFAULT_RELATIONSHIPS_PER_ARTIFACT: f64 = 3.0;
@@ -442,11 +435,6 @@ impl Generator {
         })
     }
 
-    /// The configuration it was built from.
-    pub fn config(&self) -> &GeneratorConfig {
-        &self.config
-    }
-
     /// The vocabulary by Zipf rank: index 0 is the most frequent word. Useful to pick frequent or
     /// rare query terms.
     pub fn vocabulary(&self) -> &[String] {
@@ -459,6 +447,7 @@ impl Generator {
     }
 
     /// The author pool by Zipf rank: index 0 is the most active.
+    #[cfg(test)]
     pub fn authors(&self) -> &[String] {
         &self.authors
     }
@@ -474,11 +463,13 @@ impl Generator {
     }
 
     /// True once every artifact has been handed out.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         self.remaining() == 0
     }
 
     /// The next up to `max_artifacts` artifacts (empty once done).
+    #[cfg(test)]
     pub fn next_chunk(&mut self, max_artifacts: usize) -> Vec<SyntheticArtifact> {
         self.by_ref().take(max_artifacts).collect()
     }
@@ -868,11 +859,12 @@ fn push_capitalised(out: &mut String, word: &str) {
     }
 }
 
-/// How often each word occurs in the titles and bodies of `artifacts` (test and report helper).
+/// How often each word occurs in the titles and bodies of `artifacts` (a test helper).
+#[cfg(test)]
 pub fn word_frequencies<'a>(
     artifacts: impl IntoIterator<Item = &'a SyntheticArtifact>,
-) -> HashMap<String, usize> {
-    let mut counts: HashMap<String, usize> = HashMap::new();
+) -> std::collections::HashMap<String, usize> {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for artifact in artifacts {
         let text = [artifact.title.as_str(), artifact.body.as_str()];
         for word in text.iter().flat_map(|t| t.split_whitespace()) {
@@ -889,7 +881,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::domain::{DimensionName, Dimensions, EdgeWeight};
+    use kgnode::domain::{DimensionName, Dimensions, EdgeWeight};
 
     fn small(seed: u64, artifacts: usize) -> GeneratorConfig {
         GeneratorConfig {

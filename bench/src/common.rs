@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use indicatif::{ProgressBar, ProgressStyle};
 use kgnode::config::Settings;
 use kgnode::startup::Application;
-use kgnode::synthetic::{GeneratorConfig, SyntheticError};
+use crate::synthetic::{GeneratorConfig, SyntheticError};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, NoTls};
@@ -71,7 +71,7 @@ pub(crate) struct DatasetArgs {
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
     /// Mean number of relationships each artifact starts.
-    #[arg(long, default_value_t = kgnode::synthetic::DEFAULT_RELATIONSHIPS_PER_ARTIFACT)]
+    #[arg(long, default_value_t = crate::synthetic::DEFAULT_RELATIONSHIPS_PER_ARTIFACT)]
     pub(crate) relationships_per_artifact: f64,
 }
 

@@ -28,7 +28,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kg_graph::{GraphSnapshot, PageRankParams};
 use kgnode::config::{LogFormat, LogSettings};
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use kgnode::synthetic::GeneratorConfig;
+use crate::synthetic::GeneratorConfig;
 use serde::Deserialize;
 use tracing_subscriber::fmt::MakeWriter;
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! The graph workload: neighbourhood centres and path pairs, drawn with a fixed seed.
 
-use kgnode::synthetic::SyntheticArtifact;
+use crate::synthetic::SyntheticArtifact;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use kgnode::domain::ArtifactKind;
-use kgnode::synthetic::SyntheticArtifact;
+use crate::synthetic::SyntheticArtifact;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;

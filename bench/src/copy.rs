@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, pin_mut};
 use kgnode::service::batch::MAX_BATCH_RELATIONSHIPS;
-use kgnode::synthetic::{Generator, GeneratorConfig, SyntheticArtifact, SyntheticError};
+use crate::synthetic::{Generator, GeneratorConfig, SyntheticArtifact, SyntheticError};
 use serde_json::json;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! `kgnode-bench`: benchmarks of a kgnode against throwaway PostgreSQL databases.
 //!
 //! `kgnode-bench load --artifacts N` generates `N` synthetic artifacts (see
-//! [`kgnode::synthetic`]) and loads them twice, each time into a fresh, migrated database: once
+//! [`crate::synthetic`]) and loads them twice, each time into a fresh, migrated database: once
 //! through the HTTP batch endpoint of an in-process node, once with `COPY … FROM STDIN` straight
 //! into the tables. It reports both rates and their ratio, then drops both databases (unless
 //! `--keep`).
@@ -16,7 +16,8 @@
 //! 1. creates a throwaway database, migrates it and loads `N` synthetic artifacts with the COPY
 //!    loader of `load` (the change-log rows it writes are what a follower would have seen);
 //! 2. starts a node on it with a fresh data directory and times its search follower building the
-//!    index from PostgreSQL, until a blank search counts `N` documents;
+//!    index from PostgreSQL, until `/readyz` says it is built and a blank search counts `N`
+//!    documents;
 //! 3. adds a PostgreSQL baseline to that database only: a stored generated `tsvector` column
 //!    (title weight A, body weight B), a GIN index on it and a b-tree index on `kind`;
 //! 4. runs the same query workload against both, sequentially and after a warm-up, and reports
@@ -50,8 +51,11 @@
 //! kgnode-bench federation --artifacts 10000 --followers 1,3 [--json] [--keep]
 //! ```
 //!
-//! Modules: `common` (options, errors, databases, the in-process node, percentiles), `copy`
-//! (the COPY loader), and one module per benchmark: `load`, `search`, `graph`, `federation`.
+//! Modules: `synthetic` (the seeded data generator), `common` (options, errors, databases, the
+//! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), and one module per
+//! benchmark: `load`, `search`, `graph`, `federation`. Every HTTP client sends the
+//! `Accept-Encoding` of a browser or Python `requests`; search and graph also report
+//! `Accept-Encoding: identity` figures beside.
 
 mod common;
 mod copy;
@@ -59,6 +63,7 @@ mod federation;
 mod graph;
 mod load;
 mod search;
+mod synthetic;
 
 use std::process::ExitCode;
 

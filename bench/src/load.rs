@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use kgnode::synthetic::{Generator, GeneratorConfig, batch_request};
+use crate::synthetic::{Generator, GeneratorConfig, batch_request};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::Client;

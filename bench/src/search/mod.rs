@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use kgnode::synthetic::{Generator, GeneratorConfig};
+use crate::synthetic::{Generator, GeneratorConfig};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::Client;
