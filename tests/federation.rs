@@ -859,6 +859,9 @@ async fn blocked_instances_are_neither_fetched_nor_heard() {
     origin
         .artifact("ideas", json!({"kind": "idea", "title": "Unheard"}))
         .await;
+    // Once the projections have applied the write, its Announce is queued: only then does an
+    // empty queue mean that it was sent and refused.
+    origin.settle().await;
     wait_for_empty_queue(&origin, "the origin to give up on the refused activity").await;
     assert_eq!(titles(&follower, &mirror).await, ["Heard"]);
     let overview = follower

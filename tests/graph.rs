@@ -321,7 +321,12 @@ async fn readers_see_whole_batches_only() {
     };
     let reader = async {
         let mut observations = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the graph did not show all 8 batches within 60 s"
+            );
             let body = node
                 .get("/api/v1/graph/components?limit=1000")
                 .await

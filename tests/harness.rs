@@ -391,6 +391,29 @@ impl TestNode {
     }
 
     /// Counts rows of a table, straight from the database.
+    /// Waits until every projection of the change log (search, graph, federation) has applied
+    /// the log's head as it is now: everything written so far is searchable, in the graph and,
+    /// where followed, queued for delivery.
+    pub async fn settle(&self) {
+        let state = self
+            .get_as("/api/v1/admin/projections", As::Admin)
+            .await
+            .expect(200);
+        let head = state.body["log_head"].as_i64().expect("log_head");
+        eventually("every projection to apply the log's head", || async {
+            let state = self
+                .get_as("/api/v1/admin/projections", As::Admin)
+                .await
+                .expect(200);
+            let projections = state.body["projections"].as_array()?.clone();
+            projections
+                .iter()
+                .all(|projection| projection["applied"].as_i64().is_some_and(|at| at >= head))
+                .then_some(())
+        })
+        .await;
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         use diesel_async::RunQueryDsl;
         #[derive(diesel::QueryableByName)]
@@ -465,35 +488,52 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `kgnode serve` on a free port, with `database` and `data_dir`, and waits until it
-    /// is ready.
+    /// Starts `kgnode serve` on a port it picks itself (it binds port 0 and logs the address,
+    /// which is read from its log), with `database` and `data_dir`, and waits until it is ready.
     pub async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let base = format!("http://localhost:{port}");
+        use std::io::BufRead;
         let log = if std::env::var_os("TEST_LOG").is_some() {
             "info"
         } else {
-            "error"
+            "error,kgnode::startup=info"
         };
-        let child = std::process::Command::new(kgnode_binary())
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--public-url",
-                &base,
-            ])
+        let mut child = std::process::Command::new(kgnode_binary())
+            .args(["serve", "--bind", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .env("DATABASE_URL", &database.url)
             .env("KGNODE_LOG__FILTER", log)
+            .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
             .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("kgnode starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        // Reads the log until the listening line, then keeps draining it so the child never
+        // blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                if parsed["fields"]["message"] == "kgnode listening"
+                    && let Some(address) = parsed["fields"]["address"].as_str()
+                {
+                    let _ = address_tx.send(address.to_owned());
+                }
+            }
+        });
+        let address = tokio::task::spawn_blocking(move || {
+            address_rx.recv_timeout(std::time::Duration::from_secs(120))
+        })
+        .await
+        .expect("log reader")
+        .expect("kgnode logs the address it listens on");
+        let port = address.rsplit(':').next().expect("a port").to_owned();
+        let base = format!("http://localhost:{port}");
         let process = Self { base, child };
         wait_until_ready(&process.base).await;
         process

@@ -1,4 +1,6 @@
-use crate::harness::spawn_node;
+use serde_json::json;
+
+use crate::harness::{As, spawn_node};
 
 #[tokio::test]
 async fn health_readiness_and_docs_are_served() {
@@ -63,4 +65,33 @@ async fn readiness_reports_pending_migrations() {
     );
     kgnode::db::run_pending(&node.database.url).await.unwrap();
     node.get("/readyz").await.expect(200);
+}
+
+#[tokio::test]
+async fn projections_report_their_position_in_the_change_log() {
+    let node = spawn_node().await;
+    node.get("/api/v1/admin/projections")
+        .await
+        .expect_error(401, "unauthenticated");
+    node.convergence("c1", "public").await;
+    node.artifact("c1", json!({"kind": "idea", "title": "counted"}))
+        .await;
+    node.settle().await;
+    let state = node
+        .get_as("/api/v1/admin/projections", As::Admin)
+        .await
+        .expect(200)
+        .body;
+    let head = state["log_head"].as_i64().expect("log_head");
+    assert!(head >= 2, "{state}");
+    let names: Vec<&str> = state["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .map(|projection| projection["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["search", "graph", "federation"]);
+    for projection in state["projections"].as_array().expect("projections") {
+        assert_eq!(projection["lag"], 0, "{state}");
+    }
 }

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::synthetic::{GeneratorConfig, SyntheticError};
 use actix_web::dev::ServerHandle;
 use clap::Args;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use indicatif::{ProgressBar, ProgressStyle};
 use kgnode::config::Settings;
 use kgnode::startup::Application;
-use crate::synthetic::{GeneratorConfig, SyntheticError};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, NoTls};

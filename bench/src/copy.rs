@@ -6,9 +6,9 @@ use std::fmt;
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
+use crate::synthetic::{Generator, GeneratorConfig, SyntheticArtifact, SyntheticError};
 use futures_util::{SinkExt, pin_mut};
 use kgnode::service::batch::MAX_BATCH_RELATIONSHIPS;
-use crate::synthetic::{Generator, GeneratorConfig, SyntheticArtifact, SyntheticError};
 use serde_json::json;
 use uuid::Uuid;
 

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::synthetic::{Generator, GeneratorConfig, batch_request};
 use clap::Args;
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use crate::synthetic::{Generator, GeneratorConfig, batch_request};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::Client;

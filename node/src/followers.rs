@@ -5,6 +5,8 @@
 //! stalls the HTTP workers.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,14 +18,60 @@ const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Pause before a follower retries after an error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// How far a follower has applied the change log: the sequence number of the last change it has
+/// finished with (`None` until it reads the log). Shared with `/api/v1/admin/projections`.
+#[derive(Debug, Clone)]
+pub struct Progress(Arc<AtomicI64>);
+
+impl Progress {
+    const NOT_STARTED: i64 = -1;
+
+    fn new() -> Self {
+        Self(Arc::new(AtomicI64::new(Self::NOT_STARTED)))
+    }
+
+    /// The last change applied, once the follower reads the log.
+    pub fn applied(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Acquire)).filter(|seq| *seq != Self::NOT_STARTED)
+    }
+
+    fn record(&self, seq: i64) {
+        self.0.store(seq, Ordering::Release);
+    }
+}
+
+/// The projections of the change log (search, graph, federation) and their progress, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Projections(Vec<(&'static str, Progress)>);
+
+impl Projections {
+    /// Adds the projection `name`, maintained by `follower`.
+    pub fn add(&mut self, name: &'static str, follower: &Follower) {
+        self.0.push((name, follower.progress()));
+    }
+
+    /// Each projection's name and how far it has applied the log.
+    pub fn applied(&self) -> impl Iterator<Item = (&'static str, Option<i64>)> + '_ {
+        self.0
+            .iter()
+            .map(|(name, progress)| (*name, progress.applied()))
+    }
+}
+
 /// A running follower. Dropping it asks the thread to stop; [`Follower::stop`] also waits for
 /// it.
 pub struct Follower {
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    progress: Progress,
 }
 
 impl Follower {
+    /// How far it has applied the change log.
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
+    }
+
     /// Stops the follower and waits until its thread has ended.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
@@ -39,34 +87,39 @@ impl Drop for Follower {
     }
 }
 
-/// The side of the shutdown signal a follower watches.
+/// The side of the shutdown signal a follower watches, and where it reports its progress.
 #[derive(Clone)]
-pub(crate) struct Stopped(watch::Receiver<bool>);
+pub(crate) struct Stopped {
+    shutdown: watch::Receiver<bool>,
+    progress: Progress,
+}
 
 impl Stopped {
     fn is_set(&self) -> bool {
-        *self.0.borrow()
+        *self.shutdown.borrow()
     }
 
-    /// The next changes of `feed`, or `None` once shutdown is asked for.
+    /// The next changes of `feed`, or `None` once shutdown is asked for. Asking for more means
+    /// that everything `feed` handed out before has been applied: that is recorded as progress.
     pub async fn next_changes(
         &mut self,
         feed: &mut ChangeFeed,
     ) -> diesel::QueryResult<Option<Vec<ChangeRecord>>> {
+        self.progress.record(feed.position());
         tokio::select! {
-            _ = self.0.changed() => Ok(None),
+            _ = self.shutdown.changed() => Ok(None),
             changes = feed.next(IDLE_POLL) => changes.map(Some),
         }
     }
 
     /// Sleeps for `duration`; true when the follower was told to stop meanwhile.
     pub async fn sleep(&mut self, duration: Duration) -> bool {
-        let _ = tokio::time::timeout(duration, self.0.changed()).await;
+        let _ = tokio::time::timeout(duration, self.shutdown.changed()).await;
         self.is_set()
     }
 
     async fn pause(&mut self) {
-        let _ = tokio::time::timeout(RETRY_PAUSE, self.0.changed()).await;
+        let _ = tokio::time::timeout(RETRY_PAUSE, self.shutdown.changed()).await;
     }
 }
 
@@ -86,6 +139,8 @@ pub(crate) trait FollowerJob: Send + 'static {
 /// Starts `job` on a thread named `name`.
 pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io::Result<Follower> {
     let (shutdown, receiver) = watch::channel(false);
+    let progress = Progress::new();
+    let reported = progress.clone();
     let label = name.to_owned();
     let thread = std::thread::Builder::new()
         .name(name.to_owned())
@@ -101,7 +156,10 @@ pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io:
                 }
             };
             runtime.block_on(async {
-                let mut stopped = Stopped(receiver);
+                let mut stopped = Stopped {
+                    shutdown: receiver,
+                    progress: reported,
+                };
                 while !stopped.is_set() {
                     match job.run(stopped.clone()).await {
                         Ok(()) => break,
@@ -117,5 +175,6 @@ pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io:
     Ok(Follower {
         shutdown,
         thread: Some(thread),
+        progress,
     })
 }

@@ -19,7 +19,7 @@ use crate::db::{self, DbPool};
 use crate::federating::delivery::start_delivery;
 use crate::federating::outgoing::start_outgoing;
 use crate::federating::{self, FederationContext, FederationError, federation_config};
-use crate::followers::Follower;
+use crate::followers::{Follower, Projections};
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::telemetry::RedactingRootSpan;
@@ -97,23 +97,28 @@ impl Application {
         };
         let (index, readiness, search) = start_search(&settings).await?;
         let (store, graph) = start_graph(&settings)?;
+        let mut projections = Projections::default();
+        projections.add("search", &search);
+        projections.add("graph", &graph);
         let (federation_config, federation) = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
-            let followers = vec![start_outgoing(&settings)?, start_delivery(&settings)?];
-            (Some(config), followers)
+            let outgoing = start_outgoing(&settings)?;
+            projections.add("federation", &outgoing);
+            (Some(config), vec![outgoing, start_delivery(&settings)?])
         } else {
             (None, Vec::new())
         };
-        let server = serve(
-            listener,
-            pool.clone(),
+        let state = ServedState {
+            pool: pool.clone(),
             node,
-            (index, readiness),
+            index,
+            readiness,
             store,
-            federation_config,
-            &settings,
-        )?;
+            projections,
+            federation: federation_config,
+        };
+        let server = serve(listener, state, &settings)?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
@@ -153,20 +158,29 @@ impl Application {
     }
 }
 
-fn serve(
-    listener: TcpListener,
+/// What the HTTP handlers share.
+struct ServedState {
     pool: DbPool,
     node: NodeInfo,
-    (index, readiness): (SearchIndex, SearchReadiness),
+    index: SearchIndex,
+    readiness: SearchReadiness,
     store: Arc<GraphStore>,
+    projections: Projections,
     federation: Option<FederationConfig<FederationContext>>,
+}
+
+fn serve(
+    listener: TcpListener,
+    state: ServedState,
     settings: &Settings,
 ) -> std::io::Result<Server> {
-    let pool = web::Data::new(pool);
-    let index = web::Data::new(index);
-    let readiness = web::Data::new(readiness);
-    let store = web::Data::from(store);
-    let node = web::Data::new(node);
+    let pool = web::Data::new(state.pool);
+    let index = web::Data::new(state.index);
+    let readiness = web::Data::new(state.readiness);
+    let store = web::Data::from(state.store);
+    let node = web::Data::new(state.node);
+    let projections = web::Data::new(state.projections);
+    let federation = state.federation;
     let slugs = web::Data::new(api::SlugCache::default());
     let http = settings.http.clone();
     let max_inbox_bytes = settings.federation.max_inbox_bytes;
@@ -199,6 +213,7 @@ fn serve(
             .app_data(index.clone())
             .app_data(readiness.clone())
             .app_data(store.clone())
+            .app_data(projections.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {
                     cfg.app_data(federation);

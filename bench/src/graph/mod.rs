@@ -23,12 +23,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::synthetic::GeneratorConfig;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use kg_graph::{GraphSnapshot, PageRankParams};
 use kgnode::config::{LogFormat, LogSettings};
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use crate::synthetic::GeneratorConfig;
 use serde::Deserialize;
 use tracing_subscriber::fmt::MakeWriter;
 use uuid::Uuid;

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::synthetic::{Generator, GeneratorConfig};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use kgnode::service::batch::MAX_BATCH_ARTIFACTS;
-use crate::synthetic::{Generator, GeneratorConfig};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::Client;

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use kgnode::domain::ArtifactKind;
 use crate::synthetic::SyntheticArtifact;
+use kgnode::domain::ArtifactKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::federating::admin::{self, BlockedInstance, FollowView, PeerQueue};
 use crate::federating::parked::{self, ParkedActivity};
 use crate::federating::{FederationContext, FederationError};
+use crate::followers::Projections;
 
 use super::json::ApiJson;
 use super::pagination::{MAX_LIMIT, Page, decode_cursor, page_limit, paginate};
@@ -330,4 +331,50 @@ pub async fn discard_parked(
     } else {
         Err(Error::not_found("parked activity", id.to_string()))
     }
+}
+
+/// How far one projection has applied the change log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionState {
+    /// `search`, `graph` or `federation`.
+    pub name: &'static str,
+    /// The last change it has applied; null until it reads the log (while it loads).
+    pub applied: Option<i64>,
+    /// Changes committed that it has not applied yet; null until it reads the log.
+    pub lag: Option<i64>,
+}
+
+/// The change log's head and each projection's position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionsOverview {
+    /// The newest change committed.
+    pub log_head: i64,
+    /// The search index, the graph and (when on) the federation outbox.
+    pub projections: Vec<ProjectionState>,
+}
+
+/// Where each projection of the change log is: applied position and lag behind the log's head.
+#[utoipa::path(get, path = "/api/v1/admin/projections", tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, body = ProjectionsOverview), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn projections(
+    pool: web::Data<DbPool>,
+    projections: web::Data<Projections>,
+    Writer(caller): Writer,
+) -> Result<web::Json<ProjectionsOverview>> {
+    caller.require_node("the projections' state")?;
+    let mut conn = pool.get().await?;
+    let log_head = crate::db::snapshot_position(&mut conn).await?;
+    Ok(web::Json(ProjectionsOverview {
+        log_head,
+        projections: projections
+            .applied()
+            .map(|(name, applied)| ProjectionState {
+                name,
+                applied,
+                lag: applied.map(|applied| (log_head - applied).max(0)),
+            })
+            .collect(),
+    }))
 }

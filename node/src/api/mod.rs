@@ -90,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
                     .get(relationships::list_artifact_relationships),
             )
             .service(resource("/search", "GET").get(search::search))
+            .service(resource("/admin/projections", "GET").get(admin::projections))
             .service(resource("/admin/federation", "GET").get(admin::overview))
             .service(resource("/admin/federation/parked", "GET").get(admin::list_parked))
             .service(

@@ -46,6 +46,7 @@ use super::{
         graph::components,
         graph::export,
         admin::overview,
+        admin::projections,
         admin::follow,
         admin::list_follows,
         admin::unfollow,

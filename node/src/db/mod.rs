@@ -6,6 +6,7 @@ mod change_log;
 mod migrations;
 mod models;
 mod pool;
+mod reads;
 pub(crate) mod schema;
 
 pub use change_event::{ChangeEvent, EdgeChange, UndecodableChange};
@@ -15,6 +16,7 @@ pub use change_log::{ChangeOperation, ChangeRecord, read_changes, snapshot_posit
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
+pub use reads::load_dimensions;
 
 /// The current time at PostgreSQL's precision (microseconds), so that the timestamps a write
 /// answers with are the ones every later read returns.

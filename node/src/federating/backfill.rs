@@ -10,9 +10,9 @@ use kg_federation::activities::{ContentObject, ContentType};
 use url::Url;
 use uuid::Uuid;
 
+use crate::db::load_dimensions;
 use crate::db::schema::{artifact_relationships, artifacts, federation_backfills};
 use crate::db::{DbArtifact, DbConvergence, DbRelationship};
-use crate::service::artifacts::load_dimensions;
 
 use super::actors::federated_convergence;
 use super::delivery::Target;

@@ -19,10 +19,10 @@ use kg_federation::objects::{
 use url::Url;
 use uuid::Uuid;
 
+use crate::db::load_dimensions;
 use crate::db::schema::{artifacts, convergences};
 use crate::db::{DbArtifact, DbConvergence, DbRelationship, Outbox};
 use crate::domain::{ArtifactKind, Author, Body, Dimensions, Title, Visibility, Weight};
-use crate::service::artifacts::load_dimensions;
 use crate::service::remote::{self, RemoteArtifact, RemoteConvergence};
 
 use super::FederationContext;

@@ -7,9 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kg_search::{SearchDocument, Visibility};
 use uuid::Uuid;
 
+use crate::db::load_dimensions;
 use crate::db::schema::{artifacts, convergences};
 use crate::db::{DbArtifact, DbConvergence};
-use crate::service::artifacts::load_dimensions;
 
 fn to_document(
     artifact: DbArtifact,

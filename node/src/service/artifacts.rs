@@ -1,7 +1,5 @@
 //! Artifacts and their dimension sets.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -10,7 +8,8 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::db::schema::{artifact_dimensions, artifacts, convergences};
 use crate::db::{
-    ChangeEvent, ChangeOperation, DbArtifact, DbConvergence, DbDimension, Outbox, stored_value,
+    ChangeEvent, ChangeOperation, DbArtifact, DbConvergence, DbDimension, Outbox, load_dimensions,
+    stored_value,
 };
 use crate::domain::{ArtifactKind, Author, Body, DimensionName, Dimensions, Title};
 use crate::error::{Error, Result};
@@ -216,30 +215,6 @@ fn sorted_tags(dimensions: &Dimensions) -> Vec<(String, f64)> {
         .iter()
         .map(|(name, weight)| (name.as_str().to_owned(), weight.get()))
         .collect()
-}
-
-/// Loads the tags of the given artifacts, by artifact id, each list ordered by name.
-pub(crate) async fn load_dimensions(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, Vec<(String, f64)>>> {
-    let rows: Vec<DbDimension> = artifact_dimensions::table
-        .filter(artifact_dimensions::artifact_id.eq_any(ids))
-        .order((
-            artifact_dimensions::artifact_id,
-            artifact_dimensions::dimension,
-        ))
-        .select(DbDimension::as_select())
-        .load(conn)
-        .await?;
-    let mut by_artifact: HashMap<Uuid, Vec<(String, f64)>> = HashMap::new();
-    for row in rows {
-        by_artifact
-            .entry(row.artifact_id)
-            .or_default()
-            .push((row.dimension, row.weight));
-    }
-    Ok(by_artifact)
 }
 
 /// Lists live artifacts of a convergence in id (creation) order, after the id `after`.
