@@ -144,17 +144,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    federation_parked (id) {
-        id -> Int8,
-        inbox -> Text,
-        activity_id -> Int8,
-        attempts -> Int4,
-        last_error -> Text,
-        parked_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     federation_followers (convergence_id, actor_url) {
         convergence_id -> Uuid,
         actor_url -> Text,
@@ -172,6 +161,17 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamptz,
         accepted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    federation_parked (id) {
+        id -> Int8,
+        inbox -> Text,
+        activity_id -> Int8,
+        attempts -> Int4,
+        last_error -> Text,
+        parked_at -> Timestamptz,
     }
 }
 
@@ -207,11 +207,11 @@ diesel::joinable!(artifacts -> convergences (convergence_id));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
 diesel::joinable!(federation_activities -> convergences (convergence_id));
 diesel::joinable!(federation_backfills -> convergences (convergence_id));
-diesel::joinable!(federation_parked -> federation_activities (activity_id));
-diesel::joinable!(federation_parked -> federation_deliveries (inbox));
 diesel::joinable!(federation_followers -> convergences (convergence_id));
 diesel::joinable!(federation_followers -> remote_actors (actor_url));
 diesel::joinable!(federation_follows -> convergences (convergence_id));
+diesel::joinable!(federation_parked -> federation_activities (activity_id));
+diesel::joinable!(federation_parked -> federation_deliveries (inbox));
 
 diesel::allow_tables_to_appear_in_same_query!(
     actor_keys,
