@@ -8,6 +8,7 @@ mod models;
 mod pool;
 mod reads;
 pub(crate) mod schema;
+mod snapshot;
 
 pub use change_event::{ChangeEvent, EdgeChange, UndecodableChange};
 pub use change_feed::ChangeFeed;
@@ -17,6 +18,7 @@ pub use migrations::{MigrationError, applied_versions, embedded_versions, revert
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
 pub use reads::load_dimensions;
+pub use snapshot::Snapshot;
 
 /// The current time at PostgreSQL's precision (microseconds), so that the timestamps a write
 /// answers with are the ones every later read returns.

@@ -4,6 +4,8 @@
 //! request that accepted the follow. Changes made meanwhile reach the follower live; a copy only
 //! moves to higher versions, so the two never conflict.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_federation::activities::{ContentObject, ContentType};
@@ -15,10 +17,10 @@ use crate::db::schema::{artifact_relationships, artifacts, federation_backfills}
 use crate::db::{DbArtifact, DbConvergence, DbRelationship};
 
 use super::actors::federated_convergence;
-use super::delivery::Target;
+use super::delivery::{NewActivity, Target, enqueue_all};
 use super::error::FederationError;
-use super::objects::{article, relationship_object};
-use super::outgoing::announce;
+use super::objects::{article, relationship_document};
+use super::outgoing::announcement;
 use super::urls::LocalUrls;
 
 /// Objects queued per step.
@@ -89,12 +91,14 @@ pub async fn step(
                 .await?;
             let mut tags =
                 load_dimensions(conn, &rows.iter().map(|row| row.id).collect::<Vec<_>>()).await?;
+            let mut activities = Vec::with_capacity(rows.len());
             for row in &rows {
                 let tags = tags.remove(&row.id).unwrap_or_default();
                 let object =
                     ContentObject::Artifact(Box::new(article(urls, row, &convergence, tags)));
-                create(conn, urls, &convergence, object, target).await?;
+                activities.push(create(urls, &convergence, object, target)?);
             }
+            enqueue_all(conn, activities).await?;
             diesel::update(key)
                 .set((
                     federation_backfills::after_artifact.eq(rows.last().map(|row| row.id)),
@@ -114,19 +118,21 @@ pub async fn step(
             .select(DbRelationship::as_select())
             .load(conn)
             .await?;
+        let ends = relationship_ends(conn, &rows).await?;
+        let mut activities = Vec::with_capacity(rows.len());
         for row in &rows {
-            let Some(object) = relationship_object(conn, urls, row, &convergence).await? else {
+            let end = |id: Uuid| {
+                ends.get(&id)
+                    .map(|(artifact, convergence)| (artifact, convergence))
+            };
+            let ends = [end(row.source_id), end(row.target_id)];
+            let Some(object) = relationship_document(urls, row, &convergence, ends)? else {
                 continue;
             };
-            create(
-                conn,
-                urls,
-                &convergence,
-                ContentObject::Relationship(Box::new(object)),
-                target,
-            )
-            .await?;
+            let object = ContentObject::Relationship(Box::new(object));
+            activities.push(create(urls, &convergence, object, target)?);
         }
+        enqueue_all(conn, activities).await?;
         if rows.len() < CHUNK as usize {
             diesel::delete(key).execute(conn).await?;
         } else {
@@ -140,15 +146,35 @@ pub async fn step(
     .await
 }
 
-/// Queues the `Create` of one existing object for the backfilled inbox.
-async fn create(
-    conn: &mut AsyncPgConnection,
+/// The `Create` of one existing object for the backfilled inbox.
+fn create(
     urls: &LocalUrls,
     convergence: &DbConvergence,
     object: ContentObject,
     target: Target<'_>,
-) -> Result<(), FederationError> {
-    announce(conn, urls, convergence, ContentType::Create, object, target).await
+) -> Result<NewActivity, FederationError> {
+    announcement(urls, convergence, ContentType::Create, object, target)
+}
+
+/// The ends of `relationships` with their convergences, by artifact id, in one query.
+async fn relationship_ends(
+    conn: &mut AsyncPgConnection,
+    relationships: &[DbRelationship],
+) -> Result<HashMap<Uuid, (DbArtifact, DbConvergence)>, FederationError> {
+    let ids: Vec<Uuid> = relationships
+        .iter()
+        .flat_map(|row| [row.source_id, row.target_id])
+        .collect();
+    let rows: Vec<(DbArtifact, DbConvergence)> = artifacts::table
+        .inner_join(crate::db::schema::convergences::table)
+        .filter(artifacts::id.eq_any(&ids))
+        .select((DbArtifact::as_select(), DbConvergence::as_select()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(artifact, convergence)| (artifact.id, (artifact, convergence)))
+        .collect())
 }
 
 async fn federated_convergence_by_id(

@@ -74,27 +74,68 @@ pub async fn enqueue(
     id: &Url,
     activity: &impl Serialize,
 ) -> Result<(), FederationError> {
+    enqueue_all(conn, vec![prepare(urls, actor_path, target, id, activity)?]).await
+}
+
+/// An activity as the queue stores it, ready to be inserted with others.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = federation_activities)]
+pub struct NewActivity {
+    activity_url: String,
+    actor_path: String,
+    convergence_id: Option<Uuid>,
+    inbox: Option<String>,
+    payload: serde_json::Value,
+}
+
+/// Rows per multi-row insert of activities, well below PostgreSQL's bind-parameter limit.
+const INSERT_CHUNK: usize = 1_000;
+
+/// `activity` from the local actor at `actor_path` for `target`, serialised with our
+/// `@context`.
+pub fn prepare(
+    urls: &LocalUrls,
+    actor_path: &str,
+    target: Target<'_>,
+    id: &Url,
+    activity: &impl Serialize,
+) -> Result<NewActivity, FederationError> {
     let mut payload = serde_json::to_value(activity)
         .map_err(|error| FederationError::Invalid(format!("activity: {error}")))?;
     if let Some(object) = payload.as_object_mut() {
         object.insert("@context".to_owned(), object_context(urls.base()));
     }
-    let (convergence, inbox) = match target {
-        Target::Inbox(inbox) => (None, Some(inbox.as_str())),
+    let (convergence_id, inbox) = match target {
+        Target::Inbox(inbox) => (None, Some(inbox.as_str().to_owned())),
         Target::Followers(convergence) => (Some(convergence), None),
     };
-    diesel::insert_into(federation_activities::table)
-        .values((
-            federation_activities::activity_url.eq(id.as_str()),
-            federation_activities::actor_path.eq(actor_path),
-            federation_activities::convergence_id.eq(convergence),
-            federation_activities::inbox.eq(inbox),
-            federation_activities::payload.eq(payload),
-        ))
-        .execute(conn)
-        .await?;
-    if let Some(inbox) = inbox {
-        track_inbox(conn, inbox).await?;
+    Ok(NewActivity {
+        activity_url: id.as_str().to_owned(),
+        actor_path: actor_path.to_owned(),
+        convergence_id,
+        inbox,
+        payload,
+    })
+}
+
+/// Queues `activities` in order, a few multi-row inserts whatever their number, inside the
+/// caller's transaction.
+pub async fn enqueue_all(
+    conn: &mut AsyncPgConnection,
+    activities: Vec<NewActivity>,
+) -> Result<(), FederationError> {
+    let inboxes: HashSet<String> = activities
+        .iter()
+        .filter_map(|activity| activity.inbox.clone())
+        .collect();
+    for chunk in activities.chunks(INSERT_CHUNK) {
+        diesel::insert_into(federation_activities::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    for inbox in inboxes {
+        track_inbox(conn, &inbox).await?;
     }
     Ok(())
 }

@@ -94,36 +94,55 @@ pub fn article(
 }
 
 /// A relationship whose source is in the local convergence `convergence` as a `Relationship`,
-/// or `None` when one of its ends is not in a public convergence: an edge is seen only by who
-/// may read both ends, and a follower could not fetch a private end anyway.
+/// or `None` when one of its ends is not in a public convergence (its ends loaded here).
 pub async fn relationship_object(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     relationship: &DbRelationship,
     convergence: &DbConvergence,
 ) -> Result<Option<RelationshipObject>, FederationError> {
-    let ends: Vec<DbArtifact> = artifacts::table
+    let ends: Vec<(DbArtifact, DbConvergence)> = artifacts::table
         .inner_join(convergences::table)
         .filter(artifacts::id.eq_any([relationship.source_id, relationship.target_id]))
-        .filter(convergences::visibility.eq(Visibility::Public.as_str()))
-        .select(DbArtifact::as_select())
+        .select((DbArtifact::as_select(), DbConvergence::as_select()))
         .load(conn)
         .await?;
-    let mut by_id: HashMap<Uuid, Url> = HashMap::new();
-    for end in &ends {
-        by_id.insert(end.id, artifact_url(urls, end)?);
-    }
-    let (Some(subject), Some(object)) = (
-        by_id.remove(&relationship.source_id),
-        by_id.remove(&relationship.target_id),
+    let end = |id: Uuid| {
+        ends.iter()
+            .find(|(artifact, _)| artifact.id == id)
+            .map(|(artifact, convergence)| (artifact, convergence))
+    };
+    relationship_document(
+        urls,
+        relationship,
+        convergence,
+        [end(relationship.source_id), end(relationship.target_id)],
+    )
+}
+
+/// An artifact with its convergence, as an end of a relationship.
+pub type End<'a> = Option<(&'a DbArtifact, &'a DbConvergence)>;
+
+/// `relationship` as a `Relationship` with its ends `[source, target]`, or `None` unless both
+/// are in public convergences: an edge is seen only by who may read both ends, and a follower
+/// could not fetch a private end anyway.
+pub fn relationship_document(
+    urls: &LocalUrls,
+    relationship: &DbRelationship,
+    convergence: &DbConvergence,
+    [source, target]: [End<'_>; 2],
+) -> Result<Option<RelationshipObject>, FederationError> {
+    let (Some((source, _)), Some((target, _))) = (
+        source.filter(|end| is_public(*end)),
+        target.filter(|end| is_public(*end)),
     ) else {
         return Ok(None);
     };
     Ok(Some(RelationshipObject {
         kind: RelationshipType::Relationship,
         id: urls.relationship(relationship.id),
-        subject,
-        object,
+        subject: artifact_url(urls, source)?,
+        object: artifact_url(urls, target)?,
         relationship: relationship_iri(&relationship.kind),
         weight: relationship.weight,
         audience: urls.url(&LocalUrls::group_path(&convergence.slug)),
@@ -132,20 +151,14 @@ pub async fn relationship_object(
     }))
 }
 
-/// Whether both `ends` of an edge are in public convergences, as they must have been for the
-/// edge to be federated: the `Delete` of an edge that never was is not announced either.
-pub async fn both_ends_public(
-    conn: &mut AsyncPgConnection,
-    ends: [Uuid; 2],
-) -> Result<bool, FederationError> {
-    let public: i64 = artifacts::table
-        .inner_join(convergences::table)
-        .filter(artifacts::id.eq_any(ends))
-        .filter(convergences::visibility.eq(Visibility::Public.as_str()))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(public == 2)
+/// Whether both ends of an edge are in public convergences, as they must have been for the edge
+/// to be federated: the `Delete` of an edge that never was is not announced either.
+pub fn both_ends_public([source, target]: [End<'_>; 2]) -> bool {
+    source.is_some_and(is_public) && target.is_some_and(is_public)
+}
+
+fn is_public((_, convergence): (&DbArtifact, &DbConvergence)) -> bool {
+    convergence.visibility == Visibility::Public.as_str()
 }
 
 /// The ActivityStreams public collection.

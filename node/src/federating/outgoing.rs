@@ -21,18 +21,15 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::db::schema::{
-    artifact_relationships, artifacts, change_log, convergences, federation_cursor,
-    federation_followers,
-};
-use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, DbArtifact, DbConvergence, DbRelationship};
+use crate::db::schema::{change_log, convergences, federation_cursor, federation_followers};
+use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, DbConvergence, Snapshot};
 use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 use super::FederationContext;
 use super::actors::group_actor;
-use super::delivery::{Target, enqueue};
+use super::delivery::{NewActivity, Target, enqueue, enqueue_all, prepare};
 use super::error::FederationError;
-use super::objects::{artifact_object, both_ends_public, public, relationship_object};
+use super::objects::{article, both_ends_public, public, relationship_document};
 use super::urls::LocalUrls;
 
 /// Changes read per transaction.
@@ -130,30 +127,43 @@ async fn followed(
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
-/// Queues the activities `changes` call for in the `followed` convergences.
+/// Queues the activities `changes` call for in the `followed` convergences, reading the rows
+/// they name in one [`Snapshot`] and inserting the activities together: a constant number of
+/// queries per batch (a changed convergence's `Update` of its `Group` aside).
 async fn queue_changes(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
     changes: &[ChangeRecord],
     followed: &HashMap<Uuid, DbConvergence>,
 ) -> Result<(), FederationError> {
-    for change in changes {
+    let relevant: Vec<ChangeRecord> = changes
+        .iter()
+        .filter(|change| followed.contains_key(&change.event.convergence()))
+        .cloned()
+        .collect();
+    let snapshot = Snapshot::load(conn, &relevant).await?;
+    let mut activities = Vec::new();
+    for change in &relevant {
         let Some(convergence) = followed.get(&change.event.convergence()) else {
             continue;
         };
-        if let Some((kind, object)) = describe(conn, urls, &change.event, convergence).await? {
+        if let ChangeEvent::ConvergenceChanged { created: false, .. } = change.event {
+            update_group(conn, urls, convergence).await?;
+            continue;
+        }
+        if let Some((kind, object)) = describe(urls, &snapshot, &change.event, convergence)? {
             let target = Target::Followers(convergence.id);
-            announce(conn, urls, convergence, kind, object, target).await?;
+            activities.push(announcement(urls, convergence, kind, object, target)?);
         }
     }
-    Ok(())
+    enqueue_all(conn, activities).await
 }
 
-/// The content activity a change calls for, if any. A changed convergence sends its `Update`
-/// of its `Group` itself (a created one has no followers yet).
-async fn describe(
-    conn: &mut AsyncPgConnection,
+/// The content activity a change calls for, if any, from the rows of `snapshot`. Objects are
+/// described as they are now; one deleted meanwhile is announced by its `Delete` alone.
+fn describe(
     urls: &LocalUrls,
+    snapshot: &Snapshot,
     event: &ChangeEvent,
     convergence: &DbConvergence,
 ) -> Result<Option<(ContentType, ContentObject)>, FederationError> {
@@ -165,11 +175,9 @@ async fn describe(
         }
     };
     match event {
-        ChangeEvent::ConvergenceChanged { created: true, .. } => Ok(None),
-        ChangeEvent::ConvergenceChanged { created: false, .. } => {
-            update_group(conn, urls, convergence).await?;
-            Ok(None)
-        }
+        // A changed convergence sends the `Update` of its `Group` itself; a new one has no
+        // followers yet.
+        ChangeEvent::ConvergenceChanged { .. } => Ok(None),
         ChangeEvent::ArtifactDeleted { id, .. } => Ok(Some((
             ContentType::Delete,
             ContentObject::Id(urls.artifact(*id)),
@@ -179,44 +187,43 @@ async fn describe(
             created: is_new,
             ..
         } => {
-            let row: Option<DbArtifact> = artifacts::table
-                .find(id)
-                .filter(artifacts::deleted_at.is_null())
-                .filter(artifacts::origin_url.is_null())
-                .select(DbArtifact::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let object = artifact_object(conn, urls, &row, convergence).await?;
+            let Some(row) = snapshot
+                .live_artifact(*id)
+                .filter(|row| row.origin_url.is_none())
+            else {
+                return Ok(None);
+            };
+            let object = article(urls, row, convergence, snapshot.dimensions(*id));
             Ok(Some((
                 created(*is_new),
                 ContentObject::Artifact(Box::new(object)),
             )))
         }
         ChangeEvent::RelationshipDeleted { id, edge, .. } => {
-            if !both_ends_public(conn, [edge.source, edge.target]).await? {
-                return Ok(None);
-            }
-            Ok(Some((
-                ContentType::Delete,
-                ContentObject::Id(urls.relationship(*id)),
-            )))
+            let ends = [
+                snapshot.artifact_with_convergence(edge.source),
+                snapshot.artifact_with_convergence(edge.target),
+            ];
+            Ok(both_ends_public(ends).then(|| {
+                (
+                    ContentType::Delete,
+                    ContentObject::Id(urls.relationship(*id)),
+                )
+            }))
         }
         ChangeEvent::RelationshipUpserted {
             id,
             created: is_new,
             ..
         } => {
-            let row: Option<DbRelationship> = artifact_relationships::table
-                .find(id)
-                .filter(artifact_relationships::origin_url.is_null())
-                .select(DbRelationship::as_select())
-                .first(conn)
-                .await
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let object = relationship_object(conn, urls, &row, convergence).await?;
+            let Some(row) = snapshot.local_relationship(*id) else {
+                return Ok(None);
+            };
+            let ends = [
+                snapshot.artifact_with_convergence(row.source_id),
+                snapshot.artifact_with_convergence(row.target_id),
+            ];
+            let object = relationship_document(urls, row, convergence, ends)?;
             Ok(object.map(|object| {
                 (
                     created(*is_new),
@@ -247,15 +254,14 @@ async fn update_group(
     enqueue(conn, urls, &path, target, &update.id, &update).await
 }
 
-/// Queues the convergence's `Announce` of a content activity for `target`.
-pub(crate) async fn announce(
-    conn: &mut AsyncPgConnection,
+/// The convergence's `Announce` of a content activity for `target`, ready to be queued.
+pub(crate) fn announcement(
     urls: &LocalUrls,
     convergence: &DbConvergence,
     kind: ContentType,
     object: ContentObject,
     target: Target<'_>,
-) -> Result<(), FederationError> {
+) -> Result<NewActivity, FederationError> {
     let path = LocalUrls::group_path(&convergence.slug);
     let group = urls.url(&path);
     let followers = urls.url(&format!("{path}/followers"));
@@ -276,5 +282,5 @@ pub(crate) async fn announce(
         to: vec![public],
         cc: vec![followers],
     };
-    enqueue(conn, urls, &path, target, &announce.id, &announce).await
+    prepare(urls, &path, target, &announce.id, &announce)
 }

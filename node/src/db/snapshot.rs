@@ -1,0 +1,115 @@
+//! The current rows behind a batch of changes, loaded in a constant number of queries, for the
+//! projections: a change names what changed, the snapshot says what it is now.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::change_event::ChangeEvent;
+use super::change_log::ChangeRecord;
+use super::models::{DbArtifact, DbConvergence, DbRelationship};
+use super::reads::load_dimensions;
+use super::schema::{artifact_relationships, artifacts, convergences};
+
+/// Artifacts (deleted ones included, as relationship ends), their convergences and dimension
+/// tags, and the relationships made on this node, as they are now.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    artifacts: HashMap<Uuid, DbArtifact>,
+    convergences: HashMap<Uuid, DbConvergence>,
+    dimensions: HashMap<Uuid, Vec<(String, f64)>>,
+    /// Relationships made on this node (copies received from peers are left out).
+    local_relationships: HashMap<Uuid, DbRelationship>,
+}
+
+impl Snapshot {
+    /// Loads what `changes` name, with four queries whatever their number: the relationships,
+    /// the artifacts they and the changes name with their convergences, and the live artifacts'
+    /// tags.
+    pub async fn load(conn: &mut AsyncPgConnection, changes: &[ChangeRecord]) -> QueryResult<Self> {
+        let mut artifact_ids = HashSet::new();
+        let mut relationship_ids = Vec::new();
+        for change in changes {
+            match &change.event {
+                ChangeEvent::ArtifactUpserted { id, .. }
+                | ChangeEvent::ArtifactDeleted { id, .. } => {
+                    artifact_ids.insert(*id);
+                }
+                ChangeEvent::RelationshipUpserted { id, edge, .. } => {
+                    relationship_ids.push(*id);
+                    artifact_ids.extend([edge.source, edge.target]);
+                }
+                ChangeEvent::RelationshipDeleted { edge, .. } => {
+                    artifact_ids.extend([edge.source, edge.target]);
+                }
+                ChangeEvent::ConvergenceChanged { .. } => {}
+            }
+        }
+        let relationships: Vec<DbRelationship> = if relationship_ids.is_empty() {
+            Vec::new()
+        } else {
+            artifact_relationships::table
+                .filter(artifact_relationships::id.eq_any(&relationship_ids))
+                .filter(artifact_relationships::origin_url.is_null())
+                .select(DbRelationship::as_select())
+                .load(conn)
+                .await?
+        };
+        let artifact_ids: Vec<Uuid> = artifact_ids.into_iter().collect();
+        let rows: Vec<(DbArtifact, DbConvergence)> = if artifact_ids.is_empty() {
+            Vec::new()
+        } else {
+            artifacts::table
+                .inner_join(convergences::table)
+                .filter(artifacts::id.eq_any(&artifact_ids))
+                .select((DbArtifact::as_select(), DbConvergence::as_select()))
+                .load(conn)
+                .await?
+        };
+        let live: Vec<Uuid> = rows
+            .iter()
+            .filter(|(artifact, _)| artifact.deleted_at.is_none())
+            .map(|(artifact, _)| artifact.id)
+            .collect();
+        let dimensions = if live.is_empty() {
+            HashMap::new()
+        } else {
+            load_dimensions(conn, &live).await?
+        };
+        let mut snapshot = Snapshot {
+            dimensions,
+            local_relationships: relationships.into_iter().map(|r| (r.id, r)).collect(),
+            ..Snapshot::default()
+        };
+        for (artifact, convergence) in rows {
+            snapshot.convergences.insert(convergence.id, convergence);
+            snapshot.artifacts.insert(artifact.id, artifact);
+        }
+        Ok(snapshot)
+    }
+
+    /// The artifact `id` unless it is deleted (or unknown).
+    pub fn live_artifact(&self, id: Uuid) -> Option<&DbArtifact> {
+        self.artifacts
+            .get(&id)
+            .filter(|artifact| artifact.deleted_at.is_none())
+    }
+
+    /// The artifact `id` with its convergence, deleted or not.
+    pub fn artifact_with_convergence(&self, id: Uuid) -> Option<(&DbArtifact, &DbConvergence)> {
+        let artifact = self.artifacts.get(&id)?;
+        Some((artifact, self.convergences.get(&artifact.convergence_id)?))
+    }
+
+    /// The dimension tags of the live artifact `id`, by name.
+    pub fn dimensions(&self, id: Uuid) -> Vec<(String, f64)> {
+        self.dimensions.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// The relationship `id` if it still exists and was made on this node.
+    pub fn local_relationship(&self, id: Uuid) -> Option<&DbRelationship> {
+        self.local_relationships.get(&id)
+    }
+}
