@@ -18,8 +18,6 @@ use tokio_postgres::{Client, NoTls};
 use url::Url;
 use uuid::Uuid;
 
-use crate::load::RowCounts;
-
 /// Slug of the convergence every benchmark loads into.
 pub(crate) const SLUG: &str = "bench";
 
@@ -151,9 +149,9 @@ pub(crate) enum BenchError {
     #[error("the HTTP and COPY databases hold different row counts: {http} vs {copy}")]
     RowCounts {
         /// Counts in the HTTP database.
-        http: RowCounts,
+        http: String,
         /// Counts in the COPY database.
-        copy: RowCounts,
+        copy: String,
     },
     /// The generator rejected its configuration or could not build a request.
     #[error(transparent)]

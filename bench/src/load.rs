@@ -97,8 +97,8 @@ pub(crate) async fn load(
     let copy_rows = count_rows(&server.connect(&databases.copy).await?).await?;
     if http_rows != copy_rows {
         return Err(BenchError::RowCounts {
-            http: http_rows,
-            copy: copy_rows,
+            http: http_rows.to_string(),
+            copy: copy_rows.to_string(),
         });
     }
     Ok(Report {

@@ -14,7 +14,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::columns::{ColumnCache, FacetOrdinals, SegmentColumns};
 use crate::filter::{FastFieldFilter, SegmentFilter};
-use crate::search::FacetCount;
+use crate::request::FacetCount;
 
 /// Counts matching documents, by kind and by dimension.
 pub(crate) struct FacetCollector<'a> {

@@ -21,8 +21,8 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, SegmentReader, Term};
 
 use crate::columns::{ColumnCache, NO_ORDINAL, SegmentColumns};
+use crate::request::{Access, SearchRequest};
 use crate::schema::{self, Fields};
-use crate::search::{Access, SearchRequest};
 
 /// The filters of a request, split by how they are best checked.
 pub(crate) struct Filters {

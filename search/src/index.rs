@@ -14,8 +14,10 @@ use uuid::Uuid;
 use crate::columns::ColumnCache;
 use crate::document::SearchDocument;
 use crate::error::{Error, Result};
+use crate::position::parse_payload;
+use crate::request::{SearchRequest, SearchResults};
 use crate::schema::{self, Fields, ID_HI, ID_LO, TITLE, VERSION};
-use crate::search::{self, SearchContext, SearchRequest, SearchResults};
+use crate::search::{self, SearchContext};
 use crate::settings::{IndexSettings, MIN_WRITER_MEMORY_BYTES};
 use crate::writer::IndexWriterHandle;
 
@@ -291,21 +293,6 @@ impl SearchIndex {
 pub(crate) fn holds_index(dir: &Path) -> Result<bool> {
     let meta = dir.join(META_FILE);
     meta.try_exists().map_err(Error::io("inspect", meta))
-}
-
-/// The commit payload recording `position`.
-pub(crate) fn payload(position: i64) -> String {
-    serde_json::json!({ "position": position }).to_string()
-}
-
-fn parse_payload(path: &Path, payload: String) -> Result<i64> {
-    serde_json::from_str::<serde_json::Value>(&payload)
-        .ok()
-        .and_then(|value| value.get("position")?.as_i64())
-        .ok_or_else(|| Error::CorruptPayload {
-            path: path.to_path_buf(),
-            payload,
-        })
 }
 
 fn same_schema(found: &Schema, expected: &Schema) -> bool {

@@ -156,7 +156,9 @@ mod index;
 mod layout;
 mod lazy_union;
 mod pairs;
+mod position;
 mod query;
+mod request;
 mod schema;
 mod search;
 mod settings;
@@ -168,7 +170,7 @@ pub use error::{Error, Result};
 pub use index::{Opened, SearchIndex};
 pub use layout::{IndexLayout, LIVE_DIR, RETIRED_DIR, Recovery, STAGING_DIR};
 pub use query::{FUZZY_MAX_DOCS, FUZZY_MIN_CHARS, MAX_QUERY_BYTES, TITLE_BOOST};
-pub use search::{
+pub use request::{
     Access, DEFAULT_FACET_VALUES, DEFAULT_LIMIT, FacetCount, Facets, MAX_LIMIT, MAX_RESULT_WINDOW,
     SearchHit, SearchRequest, SearchResults,
 };

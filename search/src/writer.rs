@@ -5,7 +5,7 @@ use tantivy::{IndexReader, IndexWriter, TantivyDocument};
 
 use crate::document::IndexOp;
 use crate::error::{Error, Result};
-use crate::index::payload;
+use crate::position::payload;
 use crate::schema::{self, Fields};
 
 /// The one writer of an index directory, from [`SearchIndex::writer`](crate::SearchIndex::writer).

@@ -19,9 +19,9 @@ use crate::db::schema::{blocked_instances, convergences, federation_follows};
 
 use super::FederationContext;
 use super::actors::{ActorRecord, node_actor};
-use super::delivery::{Target, enqueue};
 use super::error::FederationError;
 use super::objects::mirror_actor;
+use super::queue::{Target, enqueue};
 use super::urls::{LocalUrls, NODE_ACTOR_PATH};
 
 /// This node's follow of a remote convergence.

@@ -17,10 +17,9 @@ use crate::db::schema::{artifact_relationships, artifacts, federation_backfills}
 use crate::db::{DbArtifact, DbConvergence, DbRelationship};
 
 use super::actors::federated_convergence;
-use super::delivery::{NewActivity, Target, enqueue_all};
 use super::error::FederationError;
 use super::objects::{article, relationship_document};
-use super::outgoing::announcement;
+use super::queue::{NewActivity, Target, announcement, enqueue_all};
 use super::urls::LocalUrls;
 
 /// Objects queued per step.

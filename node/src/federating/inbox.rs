@@ -33,9 +33,9 @@ use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
 use super::FederationContext;
 use super::actors::{ActorRecord, federated_convergence};
 use super::backfill;
-use super::delivery::{Target, enqueue, latest_activity, track_inbox};
 use super::error::FederationError;
 use super::objects::{StoredArtifact, ensure_mirror, mirror_actor, remote_artifact};
+use super::queue::{Target, enqueue, latest_activity, track_inbox};
 use super::urls::LocalUrls;
 
 /// Everything an inbox accepts.

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod objects;
 pub mod outgoing;
 pub mod parked;
+pub mod queue;
 pub mod routes;
 pub mod urls;
 

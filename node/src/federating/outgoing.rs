@@ -14,9 +14,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use kg_federation::activities::{
-    Announce, AnnounceType, ContentActivity, ContentObject, ContentType, UpdateActor, UpdateType,
-};
+use kg_federation::activities::{ContentObject, ContentType, UpdateActor, UpdateType};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -27,9 +25,9 @@ use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
 
 use super::FederationContext;
 use super::actors::group_actor;
-use super::delivery::{NewActivity, Target, enqueue, enqueue_all, prepare};
 use super::error::FederationError;
 use super::objects::{article, both_ends_public, public, relationship_document};
+use super::queue::{Target, announcement, enqueue, enqueue_all};
 use super::urls::LocalUrls;
 
 /// Changes read per transaction.
@@ -252,35 +250,4 @@ async fn update_group(
     };
     let target = Target::Followers(convergence.id);
     enqueue(conn, urls, &path, target, &update.id, &update).await
-}
-
-/// The convergence's `Announce` of a content activity for `target`, ready to be queued.
-pub(crate) fn announcement(
-    urls: &LocalUrls,
-    convergence: &DbConvergence,
-    kind: ContentType,
-    object: ContentObject,
-    target: Target<'_>,
-) -> Result<NewActivity, FederationError> {
-    let path = LocalUrls::group_path(&convergence.slug);
-    let group = urls.url(&path);
-    let followers = urls.url(&format!("{path}/followers"));
-    let public = public();
-    let announce = Announce {
-        kind: AnnounceType::Announce,
-        id: urls.new_activity(),
-        actor: group.clone(),
-        object: ContentActivity {
-            kind,
-            id: urls.new_activity(),
-            actor: group.clone(),
-            object,
-            audience: group,
-            to: vec![public.clone()],
-            cc: vec![followers.clone()],
-        },
-        to: vec![public],
-        cc: vec![followers],
-    };
-    prepare(urls, &path, target, &announce.id, &announce)
 }
