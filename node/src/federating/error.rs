@@ -1,11 +1,9 @@
 //! Failures of federation requests and jobs, and their HTTP answers.
 
+use crate::error::{Error as NodeError, ErrorBody, ErrorDetail};
 use activitypub_federation::error::Error as ProtocolError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
-
-use crate::error::Error as NodeError;
 
 /// Why a federation request or job failed.
 #[derive(Debug, thiserror::Error)]
@@ -113,13 +111,24 @@ impl ResponseError for FederationError {
             return error.error_response();
         }
         let status = self.status_code();
-        if status.is_server_error() {
+        let message = if status.is_server_error() {
             tracing::warn!(error = %self, "federation request failed");
+            // The cause names peers and internals: it stays in the log.
+            "a peer could not be reached or answered unusably; the node's log has the details \
+             under this request's id"
+                .to_owned()
         } else {
             tracing::info!(error = %self, "federation request refused");
-        }
-        HttpResponse::build(status)
-            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+            self.to_string()
+        };
+        HttpResponse::build(status).json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field: None,
+                item: None,
+            },
+        })
     }
 }
 
@@ -130,6 +139,22 @@ mod tests {
 
     fn status(error: ProtocolError) -> StatusCode {
         FederationError::Protocol(error).status_code()
+    }
+
+    #[test]
+    fn a_server_side_failure_hides_its_cause() {
+        let error = FederationError::Protocol(ProtocolError::Other(
+            "connection refused by 10.0.0.7:8443".to_owned(),
+        ));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .expect("a ready body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("federation_error"), "{text}");
+        assert!(!text.contains("10.0.0.7"), "{text}");
     }
 
     #[test]
