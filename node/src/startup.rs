@@ -19,10 +19,10 @@ use crate::db::{self, DbPool};
 use crate::federating::delivery::start_delivery;
 use crate::federating::outgoing::start_outgoing;
 use crate::federating::{self, FederationContext, FederationError, federation_config};
-use crate::followers::{Follower, Projections};
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::telemetry::RedactingRootSpan;
+use crate::workers::{Projections, Worker};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ pub enum StartupError {
     /// The search index could not be opened or its follower started.
     #[error(transparent)]
     Indexing(#[from] IndexingError),
-    /// The graph follower could not be started.
+    /// The graph projection could not be started.
     #[error(transparent)]
     Graphing(#[from] GraphingError),
     /// Federation could not be set up (keys, HTTP client).
@@ -60,9 +60,9 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
-    search: Follower,
-    graph: Follower,
-    federation: Vec<Follower>,
+    search: Worker,
+    graph: Worker,
+    federation: Vec<Worker>,
 }
 
 impl Application {

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::federating::admin::{self, BlockedInstance, FollowView, PeerQueue};
 use crate::federating::parked::{self, ParkedActivity};
 use crate::federating::{FederationContext, FederationError};
-use crate::followers::Projections;
+use crate::workers::Projections;
 
 use super::json::ApiJson;
 use super::pagination::{MAX_LIMIT, Page, decode_cursor, page_limit, paginate};

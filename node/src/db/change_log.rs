@@ -1,4 +1,4 @@
-//! The change log: a transactional outbox that search, graph and federation followers tail.
+//! The change log: a transactional outbox that search, graph and federation projections tail.
 //!
 //! A write path collects its changes (and the dimension-counter deltas they imply) in an
 //! [`Outbox`] and flushes it as the last step of its transaction. Flushing takes the

@@ -29,7 +29,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::db::schema::federation_deliveries;
-use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
 use super::FederationContext;
 use super::actors::{ActorRecord, find_local_actor};
@@ -124,8 +124,8 @@ const CLAIM: &str = "UPDATE federation_deliveries d SET next_attempt_at = now() 
      RETURNING d.inbox, d.delivered_through, d.failures, d.refusals";
 
 /// Starts the delivery queue's thread.
-pub fn start_delivery(settings: &Settings) -> std::io::Result<Follower> {
-    spawn_follower(
+pub fn start_delivery(settings: &Settings) -> std::io::Result<Worker> {
+    spawn_worker(
         "kg-delivery",
         DeliveryJob {
             settings: settings.clone(),
@@ -139,7 +139,7 @@ struct DeliveryJob {
     running: Arc<Mutex<HashSet<String>>>,
 }
 
-impl FollowerJob for DeliveryJob {
+impl WorkerJob for DeliveryJob {
     type Error = FederationError;
 
     async fn run(&mut self, mut stopped: Stopped) -> Result<(), Self::Error> {

@@ -3,7 +3,7 @@
 //! - [`actors`], [`keys`], [`urls`]: who this node is to its peers, and who they are;
 //! - [`objects`]: artifacts and relationships as ActivityPub objects, both ways;
 //! - [`inbox`]: what peers send (Follow, Accept, Undo, Announce of Create/Update/Delete);
-//! - [`outgoing`]: a change-log follower that turns local changes in followed convergences
+//! - [`outgoing`]: a change-log projection that turns local changes in followed convergences
 //!   into queued activities;
 //! - [`backfill`]: a new follower is sent what the convergence already held;
 //! - [`delivery`]: the persisted queue's workers (per-inbox order, exponential backoff);

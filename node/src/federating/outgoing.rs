@@ -1,4 +1,4 @@
-//! The outgoing follower: tails the change log and queues, for every change of an artifact or
+//! The outgoing projection: tails the change log and queues, for every change of an artifact or
 //! relationship in a local public convergence that has followers, the `Announce` of its
 //! `Create`, `Update` or `Delete`. The activities and the follower's new position are written
 //! in one transaction, so a crash never loses or doubles one.
@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::db::schema::{change_log, convergences, federation_cursor, federation_followers};
 use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, DbConvergence, Snapshot};
-use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
 use super::FederationContext;
 use super::actors::group_actor;
@@ -39,9 +39,9 @@ const BATCH: i64 = 500;
 /// (if their convergence gained followers meanwhile) what receivers already hold at that version.
 const MAX_UNSAVED_CHANGES: i64 = 10_000;
 
-/// Starts the outgoing follower's thread.
-pub fn start_outgoing(settings: &Settings) -> std::io::Result<Follower> {
-    spawn_follower(
+/// Starts the outgoing projection's thread.
+pub fn start_outgoing(settings: &Settings) -> std::io::Result<Worker> {
+    spawn_worker(
         "kg-federation-out",
         OutgoingJob {
             settings: settings.clone(),
@@ -53,7 +53,7 @@ struct OutgoingJob {
     settings: Settings,
 }
 
-impl FollowerJob for OutgoingJob {
+impl WorkerJob for OutgoingJob {
     type Error = FederationError;
 
     async fn run(&mut self, mut stopped: Stopped) -> Result<(), Self::Error> {

@@ -5,12 +5,12 @@
 //! 503. It then tails the change log from that snapshot's position, applying each batch of
 //! changes in one short write section, so readers never wait on a long write.
 
-mod follower;
 mod load;
+mod projection;
 
 use kg_graph::{ArtifactKind, RelationshipKind, Visibility};
 
-pub use follower::start_graph;
+pub use projection::start_graph;
 
 /// Why the graph could not be loaded or kept in step.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum GraphingError {
         value: String,
     },
     /// The follower thread could not be started.
-    #[error("cannot start the graph follower: {0}")]
+    #[error("cannot start the graph projection: {0}")]
     Thread(#[from] std::io::Error),
 }
 

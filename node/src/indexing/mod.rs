@@ -7,7 +7,7 @@
 //! number. A crash at any point loses nothing: the next start resumes after the last commit,
 //! and replaying a change is harmless.
 
-mod follower;
+mod projection;
 mod rebuild;
 mod source;
 mod verify;
@@ -16,7 +16,7 @@ use kg_search::{IndexSettings, parse_language};
 
 use crate::config::SearchSettings;
 
-pub use follower::{SearchReadiness, start_search};
+pub use projection::{SearchReadiness, start_search};
 pub use rebuild::{RebuildProgress, rebuild_into, reindex};
 pub use verify::{IndexDifference, verify_index};
 
@@ -33,7 +33,7 @@ pub enum IndexingError {
     #[error(transparent)]
     Connect(#[from] crate::db::ConnectError),
     /// The follower thread could not be started.
-    #[error("cannot start the search follower: {0}")]
+    #[error("cannot start the search projection: {0}")]
     Thread(#[from] std::io::Error),
 }
 

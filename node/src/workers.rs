@@ -1,7 +1,10 @@
-//! What every change-log follower shares: a thread of its own with a single-threaded runtime,
-//! a shutdown signal, retries after errors, and the wait for the next changes.
+//! The one runner of the node's background work: the projections of the change log (search
+//! index, graph, federation outbox) and the delivery queue each run as a worker, with a thread
+//! of its own and a single-threaded runtime, a shutdown signal, retries after errors, and (for
+//! projections) the wait for the next changes and the progress `/api/v1/admin/projections`
+//! reports. ("Follower" is left to ActivityPub's followers.)
 //!
-//! Followers run on their own threads so that blocking work (tantivy commits, bulk loads) never
+//! Workers run on their own threads so that blocking work (tantivy commits, bulk loads) never
 //! stalls the HTTP workers.
 
 use std::future::Future;
@@ -13,12 +16,12 @@ use tokio::sync::watch;
 
 use crate::db::{ChangeFeed, ChangeRecord};
 
-/// How long a follower sleeps without a notification before it looks anyway.
+/// How long a worker sleeps without a notification before it looks anyway.
 const IDLE_POLL: Duration = Duration::from_secs(30);
-/// Pause before a follower retries after an error.
+/// Pause before a worker retries after an error.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
-/// How far a follower has applied the change log: the sequence number of the last change it has
+/// How far a worker has applied the change log: the sequence number of the last change it has
 /// finished with (`None` until it reads the log). Shared with `/api/v1/admin/projections`.
 #[derive(Debug, Clone)]
 pub struct Progress(Arc<AtomicI64>);
@@ -30,7 +33,7 @@ impl Progress {
         Self(Arc::new(AtomicI64::new(Self::NOT_STARTED)))
     }
 
-    /// The last change applied, once the follower reads the log.
+    /// The last change applied, once the worker reads the log.
     pub fn applied(&self) -> Option<i64> {
         Some(self.0.load(Ordering::Acquire)).filter(|seq| *seq != Self::NOT_STARTED)
     }
@@ -45,9 +48,9 @@ impl Progress {
 pub struct Projections(Vec<(&'static str, Progress)>);
 
 impl Projections {
-    /// Adds the projection `name`, maintained by `follower`.
-    pub fn add(&mut self, name: &'static str, follower: &Follower) {
-        self.0.push((name, follower.progress()));
+    /// Adds the projection `name`, maintained by `worker`.
+    pub fn add(&mut self, name: &'static str, worker: &Worker) {
+        self.0.push((name, worker.progress()));
     }
 
     /// Each projection's name and how far it has applied the log.
@@ -58,21 +61,21 @@ impl Projections {
     }
 }
 
-/// A running follower. Dropping it asks the thread to stop; [`Follower::stop`] also waits for
+/// A running worker. Dropping it asks the thread to stop; [`Worker::stop`] also waits for
 /// it.
-pub struct Follower {
+pub struct Worker {
     shutdown: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
     progress: Progress,
 }
 
-impl Follower {
+impl Worker {
     /// How far it has applied the change log.
     pub fn progress(&self) -> Progress {
         self.progress.clone()
     }
 
-    /// Stops the follower and waits until its thread has ended.
+    /// Stops the worker and waits until its thread has ended.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(thread) = self.thread.take() {
@@ -81,13 +84,13 @@ impl Follower {
     }
 }
 
-impl Drop for Follower {
+impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
     }
 }
 
-/// The side of the shutdown signal a follower watches, and where it reports its progress.
+/// The side of the shutdown signal a worker watches, and where it reports its progress.
 #[derive(Clone)]
 pub(crate) struct Stopped {
     shutdown: watch::Receiver<bool>,
@@ -112,7 +115,7 @@ impl Stopped {
         }
     }
 
-    /// Sleeps for `duration`; true when the follower was told to stop meanwhile.
+    /// Sleeps for `duration`; true when the worker was told to stop meanwhile.
     pub async fn sleep(&mut self, duration: Duration) -> bool {
         let _ = tokio::time::timeout(duration, self.shutdown.changed()).await;
         self.is_set()
@@ -123,9 +126,9 @@ impl Stopped {
     }
 }
 
-/// Work a follower thread does: `run` is called again after it fails, until it returns `Ok`
+/// Work a worker thread does: `run` is called again after it fails, until it returns `Ok`
 /// (on shutdown) or shutdown is asked for; `finish` runs once at the end.
-pub(crate) trait FollowerJob: Send + 'static {
+pub(crate) trait WorkerJob: Send + 'static {
     /// The job's error.
     type Error: std::fmt::Display;
 
@@ -137,7 +140,7 @@ pub(crate) trait FollowerJob: Send + 'static {
 }
 
 /// Starts `job` on a thread named `name`.
-pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io::Result<Follower> {
+pub(crate) fn spawn_worker<J: WorkerJob>(name: &str, mut job: J) -> std::io::Result<Worker> {
     let (shutdown, receiver) = watch::channel(false);
     let progress = Progress::new();
     let reported = progress.clone();
@@ -151,7 +154,7 @@ pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io:
             {
                 Ok(runtime) => runtime,
                 Err(error) => {
-                    tracing::error!(%error, follower = %label, "cannot start the follower's runtime");
+                    tracing::error!(%error, worker = %label, "cannot start the worker's runtime");
                     return;
                 }
             };
@@ -164,7 +167,7 @@ pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io:
                     match job.run(stopped.clone()).await {
                         Ok(()) => break,
                         Err(error) => {
-                            tracing::error!(%error, follower = %label, "follower failed; retrying");
+                            tracing::error!(%error, worker = %label, "worker failed; retrying");
                             stopped.pause().await;
                         }
                     }
@@ -172,7 +175,7 @@ pub(crate) fn spawn_follower<J: FollowerJob>(name: &str, mut job: J) -> std::io:
             });
             job.finish();
         })?;
-    Ok(Follower {
+    Ok(Worker {
         shutdown,
         thread: Some(thread),
         progress,

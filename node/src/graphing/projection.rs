@@ -1,4 +1,4 @@
-//! The graph follower: loads the graph, then applies change-log batches to it.
+//! The graph projection: loads the graph, then applies change-log batches to it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,20 +14,20 @@ use super::{GraphingError, artifact_kind};
 use crate::config::Settings;
 use crate::db::schema::artifacts;
 use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, ConnectError};
-use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
 /// Changes read per batch.
 const FOLLOW_BATCH: i64 = 2_000;
 
 /// Creates the (empty) graph store and starts the follower that loads and maintains it. The
 /// store reports no applied position until the load has finished.
-pub fn start_graph(settings: &Settings) -> Result<(Arc<GraphStore>, Follower), GraphingError> {
+pub fn start_graph(settings: &Settings) -> Result<(Arc<GraphStore>, Worker), GraphingError> {
     let store = Arc::new(GraphStore::new());
     let job = GraphJob {
         url: settings.database.url.expose_secret().to_owned(),
         store: Arc::clone(&store),
     };
-    Ok((store, spawn_follower("graph-follower", job)?))
+    Ok((store, spawn_worker("graph-projection", job)?))
 }
 
 struct GraphJob {
@@ -35,7 +35,7 @@ struct GraphJob {
     store: Arc<GraphStore>,
 }
 
-impl FollowerJob for GraphJob {
+impl WorkerJob for GraphJob {
     type Error = GraphingError;
 
     async fn run(&mut self, mut stopped: Stopped) -> Result<(), GraphingError> {
@@ -58,7 +58,7 @@ impl FollowerJob for GraphJob {
             let mutations = mutations(&mut conn, &changes).await?;
             let outcome = self.store.apply(mutations, Some(last));
             for rejected in outcome.rejected {
-                tracing::warn!(error = %rejected.error, "graph follower skipped a change");
+                tracing::warn!(error = %rejected.error, "graph projection skipped a change");
             }
         }
         Ok(())

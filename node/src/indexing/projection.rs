@@ -14,7 +14,7 @@ use super::source::{artifacts_of, live_documents};
 use super::{IndexingError, index_settings, rebuild_into};
 use crate::config::Settings;
 use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, ConnectError};
-use crate::followers::{Follower, FollowerJob, Stopped, spawn_follower};
+use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
 /// Changes that may pass without touching the index before the position is committed anyway,
 /// bounding what a restart re-reads.
@@ -63,7 +63,7 @@ impl SearchReadiness {
 /// index, for searching, its readiness, and the follower.
 pub async fn start_search(
     settings: &Settings,
-) -> Result<(SearchIndex, SearchReadiness, Follower), IndexingError> {
+) -> Result<(SearchIndex, SearchReadiness, Worker), IndexingError> {
     let layout = IndexLayout::new(&settings.node.data_dir);
     if layout.recover()? == Recovery::SwapCompleted {
         tracing::info!("finished swapping in a rebuilt search index");
@@ -102,10 +102,10 @@ pub async fn start_search(
         writer: index.writer()?,
         resume_after,
     };
-    Ok((index, readiness, spawn_follower("search-follower", job)?))
+    Ok((index, readiness, spawn_worker("search-projection", job)?))
 }
 
-/// Everything the search follower thread owns.
+/// Everything the search projection thread owns.
 struct SearchJob {
     /// Marked once `resume_after` is known.
     readiness: SearchReadiness,
@@ -118,7 +118,7 @@ struct SearchJob {
     resume_after: Option<i64>,
 }
 
-impl FollowerJob for SearchJob {
+impl WorkerJob for SearchJob {
     type Error = IndexingError;
 
     /// Fills an empty index if need be, then applies changes until shutdown.
