@@ -25,6 +25,13 @@ fn enabled(federation: Federation) -> Result<web::Data<FederationConfig<Federati
     })
 }
 
+/// Makes this process's federation read the block list again at its next check.
+fn blocks_changed(federation: Federation) {
+    if let Some(config) = federation {
+        config.to_request_data().blocks.invalidate();
+    }
+}
+
 /// Maps a federation failure to the node's error shape.
 fn node_error(error: FederationError) -> Error {
     match error {
@@ -200,6 +207,7 @@ pub struct BlockRequest {
         (status = 422, body = ErrorBody)))]
 pub async fn block(
     pool: web::Data<DbPool>,
+    federation: Federation,
     Writer(caller): Writer,
     ApiJson(body): ApiJson<BlockRequest>,
 ) -> Result<HttpResponse> {
@@ -208,6 +216,7 @@ pub async fn block(
     let blocked = admin::block(&mut conn, &body.host, body.reason.trim())
         .await
         .map_err(node_error)?;
+    blocks_changed(federation);
     Ok(HttpResponse::Created().json(blocked))
 }
 
@@ -243,12 +252,15 @@ pub async fn list_blocks(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn unblock(
     pool: web::Data<DbPool>,
+    federation: Federation,
     Writer(caller): Writer,
     host: web::Path<String>,
 ) -> Result<HttpResponse> {
     caller.require_node("federation administration")?;
     let mut conn = pool.get().await?;
-    if admin::unblock(&mut conn, &host).await.map_err(node_error)? {
+    let lifted = admin::unblock(&mut conn, &host).await.map_err(node_error)?;
+    blocks_changed(federation);
+    if lifted {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(Error::not_found("blocked instance", host.as_str()))

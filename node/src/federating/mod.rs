@@ -24,7 +24,8 @@ pub mod queue;
 pub mod routes;
 pub mod urls;
 
-use std::time::Duration;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use activitypub_federation::config::{FederationConfig, UrlVerifier};
 use activitypub_federation::resolver::ValidatingDnsResolver;
@@ -49,6 +50,8 @@ pub struct FederationContext {
     pub urls: LocalUrls,
     /// Federation settings.
     pub settings: FederationSettings,
+    /// The block list as last read.
+    pub blocks: Arc<BlockListCache>,
 }
 
 impl FederationContext {
@@ -66,6 +69,7 @@ impl FederationContext {
             pool,
             urls: LocalUrls::new(settings.node.public_url.clone()),
             settings: settings.federation.clone(),
+            blocks: Arc::default(),
         }
     }
 }
@@ -73,27 +77,61 @@ impl FederationContext {
 /// The ActivityPub layer's per-request view of [`FederationContext`].
 pub type FederationData = activitypub_federation::config::Data<FederationContext>;
 
+/// How long the block list is trusted before it is read again: every incoming activity and
+/// delivery checks several URLs against it, and reading it each time cost a query per URL. A
+/// change made through this process's API applies at once ([`BlockListCache::invalidate`]); one
+/// made by another process sharing the database, within this time.
+const BLOCK_LIST_TTL: Duration = Duration::from_secs(2);
+
+/// The block list, read from PostgreSQL at most every [`BLOCK_LIST_TTL`].
+#[derive(Debug, Default)]
+pub struct BlockListCache(RwLock<Option<(Instant, Arc<Vec<String>>)>>);
+
+impl BlockListCache {
+    /// Forgets the list, so that the next check reads it again (after a block or unblock).
+    pub fn invalidate(&self) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    async fn entries(&self, pool: &DbPool) -> Result<Arc<Vec<String>>, String> {
+        if let Some((read_at, entries)) = &*self.0.read().unwrap_or_else(PoisonError::into_inner)
+            && read_at.elapsed() < BLOCK_LIST_TTL
+        {
+            return Ok(Arc::clone(entries));
+        }
+        let mut conn = pool.get().await.map_err(|_| "database unavailable".to_owned())?;
+        let entries: Arc<Vec<String>> = Arc::new(
+            blocked_instances::table
+                .select(blocked_instances::host)
+                .load(&mut conn)
+                .await
+                .map_err(|error| error.to_string())?,
+        );
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), Arc::clone(&entries)));
+        Ok(entries)
+    }
+}
+
 /// Refuses URLs of blocked instances, for every fetch, delivery and incoming activity.
 #[derive(Clone)]
-struct BlockList(DbPool);
+struct BlockList {
+    pool: DbPool,
+    cache: Arc<BlockListCache>,
+}
 
 #[async_trait]
 impl UrlVerifier for BlockList {
     async fn verify(&self, url: &Url) -> Result<(), activitypub_federation::error::Error> {
-        let refused =
-            || activitypub_federation::error::Error::UrlVerificationError("blocked instance");
-        let Ok(mut conn) = self.0.get().await else {
-            return Err(activitypub_federation::error::Error::Other(
-                "database unavailable".into(),
-            ));
-        };
-        let blocked: Vec<String> = blocked_instances::table
-            .select(blocked_instances::host)
-            .load(&mut conn)
+        let blocked = self
+            .cache
+            .entries(&self.pool)
             .await
-            .map_err(|error| activitypub_federation::error::Error::Other(error.to_string()))?;
+            .map_err(activitypub_federation::error::Error::Other)?;
         if kg_federation::origin::is_blocked(url, blocked.iter().map(String::as_str)) {
-            return Err(refused());
+            return Err(activitypub_federation::error::Error::UrlVerificationError(
+                "blocked instance",
+            ));
         }
         Ok(())
     }
@@ -129,7 +167,10 @@ pub async fn federation_config(
         .allow_http_urls(settings.allow_local_network)
         .client(reqwest_middleware::ClientWithMiddleware::from(client))
         .request_timeout(timeout)
-        .url_verifier(Box::new(BlockList(context.pool.clone())))
+        .url_verifier(Box::new(BlockList {
+            pool: context.pool.clone(),
+            cache: Arc::clone(&context.blocks),
+        }))
         .signed_fetch_actor(&signer)
         .app_data(context)
         .build()
