@@ -1036,25 +1036,38 @@ async fn an_activity_a_follower_keeps_refusing_is_parked_and_the_queue_moves_on(
     origin.convergence("ideas", "public").await;
     let mirror = follow(&origin, &follower, "ideas").await;
     refuse_artifacts_titled(&follower, "Poison").await;
-    origin
-        .artifact("ideas", json!({"kind": "idea", "title": "Poison"}))
-        .await;
-    origin
-        .artifact("ideas", json!({"kind": "idea", "title": "After"}))
-        .await;
+    for title in ["Poison", "Poison", "After"] {
+        origin
+            .artifact("ideas", json!({"kind": "idea", "title": title}))
+            .await;
+    }
 
-    // The follower answers the first with 500 every time: after three refusals (the test
-    // settings' `federation.park_after_refusals`) it is parked and the next one arrives.
+    // The follower answers both poisoned ones with 500 every time: after three refusals each
+    // (the test settings' `federation.park_after_refusals`) they are parked and the next one
+    // arrives.
     wait_for_titles(&follower, &mirror, &["After"]).await;
-    wait_for_empty_queue(&origin, "the origin to move past the parked activity").await;
+    wait_for_empty_queue(&origin, "the origin to move past the parked activities").await;
     let overview = origin
         .get_as("/api/v1/admin/federation", As::Admin)
         .await
         .expect(200);
-    assert_eq!(overview.body["total_parked"], 1, "{}", overview.body);
-    assert_eq!(overview.body["peers"][0]["parked"], 1);
+    assert_eq!(overview.body["total_parked"], 2, "{}", overview.body);
+    assert_eq!(overview.body["peers"][0]["parked"], 2);
     let parked = origin
-        .get_as("/api/v1/admin/federation/parked", As::Admin)
+        .get_as("/api/v1/admin/federation/parked?limit=1", As::Admin)
+        .await
+        .expect(200);
+    let discarded = parked.body["items"][0]["id"].as_i64().expect("id");
+    let cursor = parked.body["next_cursor"].as_str().expect("a second page");
+    origin
+        .delete(&format!("/api/v1/admin/federation/parked/{discarded}"))
+        .await
+        .expect(204);
+    let parked = origin
+        .get_as(
+            &format!("/api/v1/admin/federation/parked?limit=1&cursor={cursor}"),
+            As::Admin,
+        )
         .await
         .expect(200);
     let entry = &parked.body["items"][0];
@@ -1079,26 +1092,13 @@ async fn an_activity_a_follower_keeps_refusing_is_parked_and_the_queue_moves_on(
             .await
             .expect("drop trigger");
     }
-    origin
-        .send(
-            Method::POST,
-            &format!("/api/v1/admin/federation/parked/{id}/retry"),
-            As::Admin,
-            None,
-        )
-        .await
-        .expect(202);
+    let retry = format!("/api/v1/admin/federation/parked/{id}/retry");
+    let retried = origin.send(Method::POST, &retry, As::Admin, None).await;
+    retried.expect(202);
     wait_for_titles(&follower, &mirror, &["After", "Poison"]).await;
     assert_eq!(origin.count("federation_parked").await, 0);
-    origin
-        .send(
-            Method::POST,
-            &format!("/api/v1/admin/federation/parked/{id}/retry"),
-            As::Admin,
-            None,
-        )
-        .await
-        .expect_error(404, "not_found");
+    let again = origin.send(Method::POST, &retry, As::Admin, None).await;
+    again.expect_error(404, "not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

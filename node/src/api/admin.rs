@@ -311,16 +311,8 @@ pub async fn retry_parked(
     Writer(caller): Writer,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
-    caller.require_node("federation administration")?;
-    let mut conn = pool.get().await?;
-    if parked::retry_parked(&mut conn, *id)
-        .await
-        .map_err(node_error)?
-    {
-        Ok(HttpResponse::Accepted().finish())
-    } else {
-        Err(Error::not_found("parked activity", id.to_string()))
-    }
+    settle_parked(&pool, &caller, *id, Settle::Retry).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Forgets a parked activity without sending it again.
@@ -333,13 +325,32 @@ pub async fn discard_parked(
     Writer(caller): Writer,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
+    settle_parked(&pool, &caller, *id, Settle::Discard).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// What the administrator does with a parked activity.
+enum Settle {
+    Retry,
+    Discard,
+}
+
+/// Retries or discards the parked entry `id`; 404 when there is none.
+async fn settle_parked(
+    pool: &DbPool,
+    caller: &crate::auth::Caller,
+    id: i64,
+    settle: Settle,
+) -> Result<()> {
     caller.require_node("federation administration")?;
     let mut conn = pool.get().await?;
-    if parked::discard_parked(&mut conn, *id)
-        .await
-        .map_err(node_error)?
-    {
-        Ok(HttpResponse::NoContent().finish())
+    let found = match settle {
+        Settle::Retry => parked::retry_parked(&mut conn, id).await,
+        Settle::Discard => parked::discard_parked(&mut conn, id).await,
+    }
+    .map_err(node_error)?;
+    if found {
+        Ok(())
     } else {
         Err(Error::not_found("parked activity", id.to_string()))
     }

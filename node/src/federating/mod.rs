@@ -99,7 +99,10 @@ impl BlockListCache {
         {
             return Ok(Arc::clone(entries));
         }
-        let mut conn = pool.get().await.map_err(|_| "database unavailable".to_owned())?;
+        let mut conn = pool
+            .get()
+            .await
+            .map_err(|_| "database unavailable".to_owned())?;
         let entries: Arc<Vec<String>> = Arc::new(
             blocked_instances::table
                 .select(blocked_instances::host)
