@@ -1,7 +1,7 @@
 //! The node's one error type and its HTTP mapping.
 //!
-//! Every failure a client can see is a variant here; [`Error::status`] and [`Error::code`] are the
-//! single table from variant to HTTP status and stable snake_case code. Responses always have the
+//! Every failure a client can see is a variant here; one table (`Error::spec`) gives each variant
+//! its HTTP status and stable snake_case code. Responses always have the
 //! shape `{"error": {"code": "...", "message": "..."}}`, plus `field` or `item` where they help.
 //! 5xx responses never show internal causes: those are logged, inside the request's span (which
 //! carries the request id).
@@ -131,62 +131,48 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status for this error: the single mapping table.
-    pub fn status(&self) -> StatusCode {
+    /// The table: one row per variant, its HTTP status and its stable, machine-readable code.
+    fn spec(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
         match self {
-            Error::MalformedJson(_) | Error::InvalidParameter(_) | Error::InvalidQuery(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Error::InvalidBody { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::PayloadTooLarge { .. } | Error::TooManyItems(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::Unauthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound { .. } | Error::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Deleted(_) => StatusCode::GONE,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
-            Error::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Error::BatchItem { source, .. } => source.status(),
-            Error::Http(status) => *status,
-            Error::DatabaseUnavailable(_) | Error::IndexBuilding => StatusCode::SERVICE_UNAVAILABLE,
+            Error::MalformedJson(_) => (S::BAD_REQUEST, "malformed_json"),
+            Error::InvalidBody { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_body"),
+            Error::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter"),
+            Error::InvalidQuery(_) => (S::BAD_REQUEST, "invalid_query"),
+            Error::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Error::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Error::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Error::BodyTimeout { .. } => (S::REQUEST_TIMEOUT, "body_timeout"),
+            Error::TooManyItems(_) => (S::PAYLOAD_TOO_LARGE, "too_many_items"),
+            Error::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
+            Error::InvalidToken => (S::UNAUTHORIZED, "invalid_token"),
+            Error::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+            Error::NotFound { .. } => (S::NOT_FOUND, "not_found"),
+            Error::RouteNotFound(_) => (S::NOT_FOUND, "route_not_found"),
+            Error::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Error::Deleted(_) => (S::GONE, "deleted"),
+            Error::Conflict(_) => (S::CONFLICT, "conflict"),
+            Error::StaleVersion { .. } => (S::PRECONDITION_FAILED, "stale_version"),
+            Error::VersionRequired => (S::PRECONDITION_REQUIRED, "version_required"),
+            Error::BatchItem { source, .. } => source.spec(),
+            Error::Http(status) if status.is_server_error() => (*status, "internal"),
+            Error::Http(status) => (*status, "bad_request"),
+            Error::DatabaseUnavailable(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable"),
+            Error::IndexBuilding => (S::SERVICE_UNAVAILABLE, "index_building"),
             Error::Search(_) | Error::Database(_) | Error::Encoding(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+                (S::INTERNAL_SERVER_ERROR, "internal")
             }
         }
     }
 
-    /// The stable, machine-readable code for this error.
+    /// The HTTP status for this error (from [`Error::spec`]'s table).
+    pub fn status(&self) -> StatusCode {
+        self.spec().0
+    }
+
+    /// The stable, machine-readable code for this error (from [`Error::spec`]'s table).
     pub fn code(&self) -> &'static str {
-        match self {
-            Error::MalformedJson(_) => "malformed_json",
-            Error::InvalidBody { .. } => "invalid_body",
-            Error::InvalidParameter(_) => "invalid_parameter",
-            Error::InvalidQuery(_) => "invalid_query",
-            Error::Unprocessable(_) => "unprocessable",
-            Error::UnsupportedMediaType => "unsupported_media_type",
-            Error::PayloadTooLarge { .. } => "payload_too_large",
-            Error::BodyTimeout { .. } => "body_timeout",
-            Error::TooManyItems(_) => "too_many_items",
-            Error::Unauthenticated => "unauthenticated",
-            Error::InvalidToken => "invalid_token",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound { .. } => "not_found",
-            Error::RouteNotFound(_) => "route_not_found",
-            Error::MethodNotAllowed { .. } => "method_not_allowed",
-            Error::Deleted(_) => "deleted",
-            Error::Conflict(_) => "conflict",
-            Error::StaleVersion { .. } => "stale_version",
-            Error::VersionRequired => "version_required",
-            Error::BatchItem { source, .. } => source.code(),
-            Error::Http(status) if status.is_server_error() => "internal",
-            Error::Http(_) => "bad_request",
-            Error::DatabaseUnavailable(_) => "database_unavailable",
-            Error::IndexBuilding => "index_building",
-            Error::Search(_) | Error::Database(_) | Error::Encoding(_) => "internal",
-        }
+        self.spec().1
     }
 
     /// Shorthand for [`Error::NotFound`].
