@@ -25,7 +25,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Loads what `changes` name, with four queries whatever their number: the relationships,
+    /// Loads what `changes` name, with three queries whatever their number: the relationships,
     /// the artifacts they and the changes name with their convergences, and the live artifacts'
     /// tags.
     pub async fn load(conn: &mut AsyncPgConnection, changes: &[ChangeRecord]) -> QueryResult<Self> {
@@ -58,12 +58,20 @@ impl Snapshot {
                 .await?
         };
         let artifact_ids: Vec<Uuid> = artifact_ids.into_iter().collect();
-        let rows: Vec<(DbArtifact, DbConvergence)> = if artifact_ids.is_empty() {
+        let mut snapshot = Self::of_artifacts(conn, &artifact_ids).await?;
+        snapshot.local_relationships = relationships.into_iter().map(|r| (r.id, r)).collect();
+        Ok(snapshot)
+    }
+
+    /// Loads the artifacts `ids` (deleted ones included) with their convergences, and the live
+    /// ones' tags, in two queries.
+    pub async fn of_artifacts(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Self> {
+        let rows: Vec<(DbArtifact, DbConvergence)> = if ids.is_empty() {
             Vec::new()
         } else {
             artifacts::table
                 .inner_join(convergences::table)
-                .filter(artifacts::id.eq_any(&artifact_ids))
+                .filter(artifacts::id.eq_any(ids))
                 .select((DbArtifact::as_select(), DbConvergence::as_select()))
                 .load(conn)
                 .await?
@@ -80,7 +88,6 @@ impl Snapshot {
         };
         let mut snapshot = Snapshot {
             dimensions,
-            local_relationships: relationships.into_iter().map(|r| (r.id, r)).collect(),
             ..Snapshot::default()
         };
         for (artifact, convergence) in rows {
@@ -88,6 +95,16 @@ impl Snapshot {
             snapshot.artifacts.insert(artifact.id, artifact);
         }
         Ok(snapshot)
+    }
+
+    /// The live artifacts with their convergences.
+    pub fn live_artifacts(&self) -> impl Iterator<Item = (&DbArtifact, &DbConvergence)> {
+        self.artifacts
+            .values()
+            .filter(|artifact| artifact.deleted_at.is_none())
+            .filter_map(|artifact| {
+                Some((artifact, self.convergences.get(&artifact.convergence_id)?))
+            })
     }
 
     /// The artifact `id` unless it is deleted (or unknown).

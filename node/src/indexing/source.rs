@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::load_dimensions;
 use crate::db::schema::{artifacts, convergences};
-use crate::db::{DbArtifact, DbConvergence};
+use crate::db::{DbArtifact, DbConvergence, Snapshot};
 
 fn to_document(
     artifact: DbArtifact,
@@ -50,22 +50,22 @@ async fn documents(
         .collect())
 }
 
-/// The live artifacts among `ids`, as documents, by id. Deleted or unknown ids are absent.
+/// The live artifacts among `ids`, as documents, by id (read with the projections' snapshot
+/// loader). Deleted or unknown ids are absent.
 pub(super) async fn live_documents(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, SearchDocument>> {
-    let rows: Vec<(DbArtifact, DbConvergence)> = artifacts::table
-        .inner_join(convergences::table)
-        .filter(artifacts::id.eq_any(ids))
-        .filter(artifacts::deleted_at.is_null())
-        .select((DbArtifact::as_select(), DbConvergence::as_select()))
-        .load(conn)
-        .await?;
-    Ok(documents(conn, rows)
-        .await?
-        .into_iter()
-        .map(|document| (document.id, document))
+    let snapshot = Snapshot::of_artifacts(conn, ids).await?;
+    Ok(snapshot
+        .live_artifacts()
+        .map(|(artifact, convergence)| {
+            let dimensions = snapshot.dimensions(artifact.id);
+            (
+                artifact.id,
+                to_document(artifact.clone(), convergence, dimensions),
+            )
+        })
         .collect())
 }
 
