@@ -18,7 +18,7 @@ pub use migrations::{MigrationError, applied_versions, embedded_versions, revert
 pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
 pub use reads::load_dimensions;
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, Tags};
 
 /// The current time at PostgreSQL's precision (microseconds), so that the timestamps a write
 /// answers with are the ones every later read returns.

@@ -13,6 +13,15 @@ use super::models::{DbArtifact, DbConvergence, DbRelationship};
 use super::reads::load_dimensions;
 use super::schema::{artifact_relationships, artifacts, convergences};
 
+/// Whether [`Snapshot::of_artifacts`] loads dimension tags (relationship ends need none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tags {
+    /// Load the live artifacts' tags.
+    Load,
+    /// Rows and convergences only.
+    Skip,
+}
+
 /// Artifacts (deleted ones included, as relationship ends), their convergences and dimension
 /// tags, and the relationships made on this node, as they are now.
 #[derive(Debug, Default)]
@@ -58,14 +67,18 @@ impl Snapshot {
                 .await?
         };
         let artifact_ids: Vec<Uuid> = artifact_ids.into_iter().collect();
-        let mut snapshot = Self::of_artifacts(conn, &artifact_ids).await?;
+        let mut snapshot = Self::of_artifacts(conn, &artifact_ids, Tags::Load).await?;
         snapshot.local_relationships = relationships.into_iter().map(|r| (r.id, r)).collect();
         Ok(snapshot)
     }
 
-    /// Loads the artifacts `ids` (deleted ones included) with their convergences, and the live
-    /// ones' tags, in two queries.
-    pub async fn of_artifacts(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Self> {
+    /// Loads the artifacts `ids` (deleted ones included) with their convergences in one query,
+    /// and with [`Tags::Load`] the live ones' tags in a second.
+    pub async fn of_artifacts(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+        tags: Tags,
+    ) -> QueryResult<Self> {
         let rows: Vec<(DbArtifact, DbConvergence)> = if ids.is_empty() {
             Vec::new()
         } else {
@@ -81,7 +94,7 @@ impl Snapshot {
             .filter(|(artifact, _)| artifact.deleted_at.is_none())
             .map(|(artifact, _)| artifact.id)
             .collect();
-        let dimensions = if live.is_empty() {
+        let dimensions = if live.is_empty() || tags == Tags::Skip {
             HashMap::new()
         } else {
             load_dimensions(conn, &live).await?

@@ -4,8 +4,6 @@
 //! request that accepted the follow. Changes made meanwhile reach the follower live; a copy only
 //! moves to higher versions, so the two never conflict.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_federation::activities::{ContentObject, ContentType};
@@ -14,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::load_dimensions;
 use crate::db::schema::{artifact_relationships, artifacts, federation_backfills};
-use crate::db::{DbArtifact, DbConvergence, DbRelationship};
+use crate::db::{DbArtifact, DbConvergence, DbRelationship, Snapshot, Tags};
 
 use super::actors::federated_convergence;
 use super::error::FederationError;
@@ -117,14 +115,17 @@ pub async fn step(
             .select(DbRelationship::as_select())
             .load(conn)
             .await?;
-        let ends = relationship_ends(conn, &rows).await?;
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .flat_map(|row| [row.source_id, row.target_id])
+            .collect();
+        let ends = Snapshot::of_artifacts(conn, &ids, Tags::Skip).await?;
         let mut activities = Vec::with_capacity(rows.len());
         for row in &rows {
-            let end = |id: Uuid| {
-                ends.get(&id)
-                    .map(|(artifact, convergence)| (artifact, convergence))
-            };
-            let ends = [end(row.source_id), end(row.target_id)];
+            let ends = [
+                ends.artifact_with_convergence(row.source_id),
+                ends.artifact_with_convergence(row.target_id),
+            ];
             let Some(object) = relationship_document(urls, row, &convergence, ends)? else {
                 continue;
             };
@@ -153,27 +154,6 @@ fn create(
     target: Target<'_>,
 ) -> Result<NewActivity, FederationError> {
     announcement(urls, convergence, ContentType::Create, object, target)
-}
-
-/// The ends of `relationships` with their convergences, by artifact id, in one query.
-async fn relationship_ends(
-    conn: &mut AsyncPgConnection,
-    relationships: &[DbRelationship],
-) -> Result<HashMap<Uuid, (DbArtifact, DbConvergence)>, FederationError> {
-    let ids: Vec<Uuid> = relationships
-        .iter()
-        .flat_map(|row| [row.source_id, row.target_id])
-        .collect();
-    let rows: Vec<(DbArtifact, DbConvergence)> = artifacts::table
-        .inner_join(crate::db::schema::convergences::table)
-        .filter(artifacts::id.eq_any(&ids))
-        .select((DbArtifact::as_select(), DbConvergence::as_select()))
-        .load(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(artifact, convergence)| (artifact.id, (artifact, convergence)))
-        .collect())
 }
 
 async fn federated_convergence_by_id(

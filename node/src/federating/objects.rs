@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::db::load_dimensions;
 use crate::db::schema::{artifacts, convergences};
-use crate::db::{DbArtifact, DbConvergence, DbRelationship, Outbox};
+use crate::db::{DbArtifact, DbConvergence, DbRelationship, Outbox, Snapshot, Tags};
 use crate::domain::{ArtifactKind, Author, Body, Dimensions, Title, Visibility, Weight};
 use crate::service::remote::{self, RemoteArtifact, RemoteConvergence};
 
@@ -101,22 +101,13 @@ pub async fn relationship_object(
     relationship: &DbRelationship,
     convergence: &DbConvergence,
 ) -> Result<Option<RelationshipObject>, FederationError> {
-    let ends: Vec<(DbArtifact, DbConvergence)> = artifacts::table
-        .inner_join(convergences::table)
-        .filter(artifacts::id.eq_any([relationship.source_id, relationship.target_id]))
-        .select((DbArtifact::as_select(), DbConvergence::as_select()))
-        .load(conn)
-        .await?;
-    let end = |id: Uuid| {
-        ends.iter()
-            .find(|(artifact, _)| artifact.id == id)
-            .map(|(artifact, convergence)| (artifact, convergence))
-    };
+    let ends = [relationship.source_id, relationship.target_id];
+    let snapshot = Snapshot::of_artifacts(conn, &ends, Tags::Skip).await?;
     relationship_document(
         urls,
         relationship,
         convergence,
-        [end(relationship.source_id), end(relationship.target_id)],
+        ends.map(|id| snapshot.artifact_with_convergence(id)),
     )
 }
 

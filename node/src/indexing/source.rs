@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::db::load_dimensions;
 use crate::db::schema::{artifacts, convergences};
-use crate::db::{DbArtifact, DbConvergence, Snapshot};
+use crate::db::{DbArtifact, DbConvergence, Snapshot, Tags};
 
 fn to_document(
     artifact: DbArtifact,
@@ -56,7 +56,7 @@ pub(super) async fn live_documents(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
 ) -> QueryResult<HashMap<Uuid, SearchDocument>> {
-    let snapshot = Snapshot::of_artifacts(conn, ids).await?;
+    let snapshot = Snapshot::of_artifacts(conn, ids, Tags::Load).await?;
     Ok(snapshot
         .live_artifacts()
         .map(|(artifact, convergence)| {
