@@ -102,7 +102,7 @@ pub struct TestNode {
 
 /// The server task of a node and the handle that stops it.
 struct RunningServer {
-    handle: actix_web::dev::ServerHandle,
+    handle: kgnode::startup::NodeHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -124,6 +124,10 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.federation.poll_ms = 50;
     // Overlapping deliveries: activities may arrive out of order, the harder case for receivers.
     settings.federation.deliveries_in_flight = 4;
+    // Revoked tokens end their streams at the next heartbeat; a small ring makes a slow reader
+    // fall behind it quickly.
+    settings.realtime.heartbeat_secs = 1;
+    settings.realtime.buffer = 64;
     settings
 }
 
@@ -537,6 +541,25 @@ impl NodeProcess {
         let process = Self { base, child };
         wait_until_ready(&process.base).await;
         process
+    }
+
+    /// Sends SIGTERM, as a service manager stopping the node would, and waits (up to 20 s)
+    /// for the process to exit; true when it did.
+    pub async fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(sent, "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
     }
 
     /// Kills the process with SIGKILL, as a crash would.

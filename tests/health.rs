@@ -90,7 +90,7 @@ async fn projections_report_their_position_in_the_change_log() {
         .iter()
         .map(|projection| projection["name"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(names, ["search", "graph", "federation"]);
+    assert_eq!(names, ["search", "graph", "realtime", "federation"]);
     for projection in state["projections"].as_array().expect("projections") {
         assert_eq!(projection["lag"], 0, "{state}");
     }

@@ -19,6 +19,7 @@ mod graph;
 mod harness;
 mod health;
 mod migrations;
+mod realtime;
 mod relationships;
 mod search;
 mod transport;

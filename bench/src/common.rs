@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::synthetic::{GeneratorConfig, SyntheticError};
-use actix_web::dev::ServerHandle;
 use clap::Args;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use indicatif::{ProgressBar, ProgressStyle};
 use kgnode::config::Settings;
 use kgnode::startup::Application;
+use kgnode::startup::NodeHandle;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, NoTls};
@@ -317,7 +317,7 @@ pub(crate) struct RunningNode {
     pub(crate) base: String,
     /// `http://localhost:{port}`, its public URL (ActivityPub refuses IP-address hosts).
     pub(crate) public_url: String,
-    pub(crate) handle: ServerHandle,
+    pub(crate) handle: NodeHandle,
     pub(crate) task: tokio::task::JoinHandle<std::io::Result<()>>,
     pub(crate) data_dir: PathBuf,
 }

@@ -29,6 +29,22 @@ pub struct Settings {
     pub search: SearchSettings,
     /// ActivityPub federation with peer nodes.
     pub federation: FederationSettings,
+    /// The event streams.
+    pub realtime: RealtimeSettings,
+}
+
+/// Event-stream settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeSettings {
+    /// Seconds between heartbeat comments on an idle stream; a revoked token's streams end at
+    /// the next one.
+    pub heartbeat_secs: u64,
+    /// Events the process keeps for its slowest subscriber; a subscriber further behind is
+    /// ended and resumes from the change log with `Last-Event-ID`.
+    pub buffer: usize,
+    /// Open streams per process; more are refused with 503.
+    pub max_subscribers: usize,
 }
 
 /// Federation settings.

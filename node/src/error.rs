@@ -116,6 +116,9 @@ pub enum Error {
     /// No database connection could be had in time.
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// As many event streams as `realtime.max_subscribers` are open.
+    #[error("too many open event streams")]
+    TooManySubscribers,
     /// The search index is still being built from PostgreSQL: any answer would be partial.
     #[error("the search index is being built")]
     IndexBuilding,
@@ -159,6 +162,7 @@ impl Error {
             Error::Http(status) => (*status, "bad_request"),
             Error::DatabaseUnavailable(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable"),
             Error::IndexBuilding => (S::SERVICE_UNAVAILABLE, "index_building"),
+            Error::TooManySubscribers => (S::SERVICE_UNAVAILABLE, "too_many_subscribers"),
             Error::Search(_) | Error::Database(_) | Error::Encoding(_) => {
                 (S::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -200,6 +204,9 @@ impl Error {
                 }
                 Error::DatabaseUnavailable(_) => {
                     "the database is unavailable; retry shortly".to_owned()
+                }
+                Error::TooManySubscribers => {
+                    "this node has as many open event streams as it allows; retry later".to_owned()
                 }
                 _ => "internal error; the node's log has the details under this request's id"
                     .to_owned(),

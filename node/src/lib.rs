@@ -32,6 +32,7 @@ pub mod error;
 pub mod federating;
 pub mod graphing;
 pub mod indexing;
+pub mod realtime;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

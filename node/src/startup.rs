@@ -12,6 +12,7 @@ use kg_graph::GraphStore;
 use kg_search::SearchIndex;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
 use crate::config::Settings;
@@ -21,6 +22,7 @@ use crate::federating::outgoing::start_outgoing;
 use crate::federating::{self, FederationContext, FederationError, federation_config};
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
+use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
 use crate::workers::{Projections, Worker};
 
@@ -39,6 +41,9 @@ pub enum StartupError {
     /// The graph projection could not be started.
     #[error(transparent)]
     Graphing(#[from] GraphingError),
+    /// The event-stream hub could not be started.
+    #[error(transparent)]
+    Realtime(#[from] RealtimeError),
     /// Federation could not be set up (keys, HTTP client).
     #[error(transparent)]
     Federation(#[from] FederationError),
@@ -62,7 +67,26 @@ pub struct Application {
     pool: DbPool,
     search: Worker,
     graph: Worker,
+    realtime: Worker,
+    hub: EventHub,
     federation: Vec<Worker>,
+}
+
+/// Stops a running node: its event streams at once (they would hold a graceful stop up until
+/// its timeout), then the server.
+#[derive(Clone)]
+pub struct NodeHandle {
+    server: ServerHandle,
+    hub: EventHub,
+}
+
+impl NodeHandle {
+    /// Ends the event streams and stops the server; `graceful` lets requests in flight finish.
+    /// The server is told at once; the future resolves when it has stopped.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> + use<> {
+        self.hub.close();
+        self.server.stop(graceful)
+    }
 }
 
 impl Application {
@@ -97,9 +121,11 @@ impl Application {
         };
         let (index, readiness, search) = start_search(&settings).await?;
         let (store, graph) = start_graph(&settings)?;
+        let (hub, realtime) = start_hub(&settings, pool.clone()).await?;
         let mut projections = Projections::default();
         projections.add("search", &search);
         projections.add("graph", &graph);
+        projections.add("realtime", &realtime);
         let (federation_config, federation) = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
@@ -116,6 +142,7 @@ impl Application {
             readiness,
             store,
             projections,
+            hub: hub.clone(),
             federation: federation_config,
         };
         let server = serve(listener, state, &settings)?;
@@ -126,6 +153,8 @@ impl Application {
             pool,
             search,
             graph,
+            realtime,
+            hub,
             federation,
         })
     }
@@ -140,22 +169,57 @@ impl Application {
         self.pool.clone()
     }
 
-    /// A handle that stops the server.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// A handle that stops the node.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            server: self.server.handle(),
+            hub: self.hub.clone(),
+        }
     }
 
-    /// Serves until the server is stopped (Ctrl-C, SIGTERM or a handle), then stops the
-    /// followers and waits for them.
+    /// Serves until the node is stopped (Ctrl-C, SIGTERM or a handle), then stops the
+    /// workers and waits for them.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.handle();
+        let signals = tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            tracing::info!("stopping: ending event streams, finishing requests in flight");
+            handle.stop(true).await;
+        });
         let served = self.server.await;
+        signals.abort();
         self.search.stop().await;
         self.graph.stop().await;
+        self.realtime.stop().await;
         for follower in self.federation {
             follower.stop().await;
         }
         served
     }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The server's own signal handling is off, because
+/// a graceful stop must first end the event streams.
+async fn wait_for_stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops the node");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 /// What the HTTP handlers share.
@@ -166,6 +230,7 @@ struct ServedState {
     readiness: SearchReadiness,
     store: Arc<GraphStore>,
     projections: Projections,
+    hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
 }
 
@@ -180,6 +245,7 @@ fn serve(
     let store = web::Data::from(state.store);
     let node = web::Data::new(state.node);
     let projections = web::Data::new(state.projections);
+    let hub = web::Data::new(state.hub);
     let federation = state.federation;
     let slugs = web::Data::new(api::SlugCache::default());
     let http = settings.http.clone();
@@ -214,19 +280,24 @@ fn serve(
             .app_data(readiness.clone())
             .app_data(store.clone())
             .app_data(projections.clone())
+            .app_data(hub.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {
                     cfg.app_data(federation);
                     cfg.configure(|cfg| federating::routes::configure(cfg, max_inbox_bytes));
                 }
-                api::configure(cfg, &http);
+                let events = api::ApiExtension {
+                    routes: realtime::configure,
+                    openapi: realtime::EventsDoc::openapi(),
+                };
+                api::configure(cfg, &http, events);
             })
             .default_service(web::to(api::route_not_found))
     });
     // Answers are written in several pieces (headers, then the chunks of a compressed body):
     // with Nagle's algorithm a later piece waits for the client's delayed ACK of the first,
     // about 40 ms on every compressed answer of a keep-alive connection.
-    server = server.tcp_nodelay(true);
+    server = server.tcp_nodelay(true).disable_signals();
     if settings.http.workers > 0 {
         server = server.workers(settings.http.workers);
     }

@@ -23,11 +23,14 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::HttpSettings;
 use crate::error::Error;
 
+pub use artifacts::ArtifactResponse;
+pub use convergences::ConvergenceResponse;
 use fallback::method_not_allowed;
 pub use fallback::{json_error_fallback, route_not_found};
 pub use json::{BodyLimit, BodyTimeout};
 pub use openapi::ApiDoc;
 pub use pagination::{MAX_LIMIT, Page};
+pub use relationships::RelationshipResponse;
 pub use state::{NodeInfo, SlugCache};
 
 /// A resource whose unmatched methods answer 405 with `Allow: allowed`.
@@ -35,8 +38,19 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(method_not_allowed(allowed))
 }
 
+/// Routes that another module serves under `/api/v1` (the event streams), with their part of
+/// the OpenAPI document.
+pub struct ApiExtension {
+    /// Registers the routes, relative to `/api/v1`.
+    pub routes: fn(&mut web::ServiceConfig),
+    /// Their OpenAPI paths.
+    pub openapi: utoipa::openapi::OpenApi,
+}
+
 /// Registers every route of the node, with its extractor settings and body limits.
-pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
+pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: ApiExtension) {
+    let mut openapi = ApiDoc::openapi();
+    openapi.merge(extension.openapi);
     cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
         Error::InvalidParameter(format!("invalid query string: {error}")).into()
     }))
@@ -50,12 +64,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings) {
     .service(resource("/healthz", "GET").get(health::healthz))
     .service(resource("/readyz", "GET").get(health::readyz))
     .service(web::redirect("/docs", "/docs/"))
-    .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+    .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi))
     .service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(
                 query_string::require_utf8_query,
             ))
+            .configure(extension.routes)
             .service(
                 resource("/convergences", "GET, POST")
                     .post(convergences::create_convergence)

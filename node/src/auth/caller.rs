@@ -50,12 +50,16 @@ impl Caller {
 
     /// True when the caller may see the convergence `id` of the given visibility.
     pub fn can_read(&self, id: Uuid, visibility: &str) -> bool {
-        visibility == Visibility::Public.as_str()
-            || match self.grant {
-                Some(Grant::Node) => true,
-                Some(Grant::Convergence(granted)) => granted == id,
-                None => false,
-            }
+        visibility == Visibility::Public.as_str() || self.is_granted(id)
+    }
+
+    /// True when the caller's token covers convergence `id` (so it may read it even private).
+    pub fn is_granted(&self, id: Uuid) -> bool {
+        match self.grant {
+            Some(Grant::Node) => true,
+            Some(Grant::Convergence(granted)) => granted == id,
+            None => false,
+        }
     }
 
     /// Fails with 404 (not 403: its existence is not revealed) when the caller may not read it.
@@ -104,12 +108,11 @@ impl Caller {
             return Ok(Self::anonymous());
         };
         // The scheme is case-insensitive (RFC 9110 §11.1).
-        let secret = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim())
-            .filter(|s| !s.is_empty())
-            .ok_or(Error::InvalidToken)?;
+        Self::from_secret(pool, bearer_secret(header)?).await
+    }
+
+    /// The caller holding the token `secret`; 401 when it is unknown or revoked.
+    pub async fn from_secret(pool: &DbPool, secret: &str) -> Result<Self, Error> {
         let mut conn = pool.get().await?;
         let convergence: Option<Option<Uuid>> = api_tokens::table
             .filter(api_tokens::token_hash.eq(hash_secret(secret)))
@@ -149,6 +152,17 @@ impl FromRequest for Caller {
             }
         })
     }
+}
+
+/// The secret of an `Authorization: Bearer <secret>` header; 401 for any other form. The scheme
+/// is case-insensitive (RFC 9110 §11.1).
+pub fn bearer_secret(header: &str) -> Result<&str, Error> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
+        .filter(|secret| !secret.is_empty())
+        .ok_or(Error::InvalidToken)
 }
 
 /// A caller holding a valid token. Write endpoints extract this first, so that a write without

@@ -7,7 +7,7 @@
 mod caller;
 mod token;
 
-pub use caller::{Caller, Grant, Writer};
+pub use caller::{Caller, Grant, Writer, bearer_secret};
 pub use token::{
     TokenError, TokenInfo, create_token, generate_secret, hash_secret, list_tokens, revoke_token,
 };

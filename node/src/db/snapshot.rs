@@ -23,23 +23,24 @@ pub enum Tags {
 }
 
 /// Artifacts (deleted ones included, as relationship ends), their convergences and dimension
-/// tags, and the relationships made on this node, as they are now.
+/// tags, and the relationships, as they are now.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     artifacts: HashMap<Uuid, DbArtifact>,
     convergences: HashMap<Uuid, DbConvergence>,
     dimensions: HashMap<Uuid, Vec<(String, f64)>>,
-    /// Relationships made on this node (copies received from peers are left out).
-    local_relationships: HashMap<Uuid, DbRelationship>,
+    /// Each relationship, and whether it was made on this node (not copied from a peer).
+    relationships: HashMap<Uuid, (DbRelationship, bool)>,
 }
 
 impl Snapshot {
-    /// Loads what `changes` name, with three queries whatever their number: the relationships,
-    /// the artifacts they and the changes name with their convergences, and the live artifacts'
-    /// tags.
+    /// Loads what `changes` name, with at most four queries whatever their number: the
+    /// relationships, the artifacts they and the changes name with their convergences, the live
+    /// artifacts' tags, and the convergences that convergence changes name.
     pub async fn load(conn: &mut AsyncPgConnection, changes: &[ChangeRecord]) -> QueryResult<Self> {
         let mut artifact_ids = HashSet::new();
         let mut relationship_ids = Vec::new();
+        let mut convergence_ids = Vec::new();
         for change in changes {
             match &change.event {
                 ChangeEvent::ArtifactUpserted { id, .. }
@@ -53,22 +54,37 @@ impl Snapshot {
                 ChangeEvent::RelationshipDeleted { edge, .. } => {
                     artifact_ids.extend([edge.source, edge.target]);
                 }
-                ChangeEvent::ConvergenceChanged { .. } => {}
+                ChangeEvent::ConvergenceChanged { id, .. } => convergence_ids.push(*id),
             }
         }
-        let relationships: Vec<DbRelationship> = if relationship_ids.is_empty() {
+        let relationships: Vec<(DbRelationship, Option<String>)> = if relationship_ids.is_empty() {
             Vec::new()
         } else {
             artifact_relationships::table
                 .filter(artifact_relationships::id.eq_any(&relationship_ids))
-                .filter(artifact_relationships::origin_url.is_null())
-                .select(DbRelationship::as_select())
+                .select((
+                    DbRelationship::as_select(),
+                    artifact_relationships::origin_url,
+                ))
                 .load(conn)
                 .await?
         };
         let artifact_ids: Vec<Uuid> = artifact_ids.into_iter().collect();
         let mut snapshot = Self::of_artifacts(conn, &artifact_ids, Tags::Load).await?;
-        snapshot.local_relationships = relationships.into_iter().map(|r| (r.id, r)).collect();
+        snapshot.relationships = relationships
+            .into_iter()
+            .map(|(row, origin)| (row.id, (row, origin.is_none())))
+            .collect();
+        if !convergence_ids.is_empty() {
+            let rows: Vec<DbConvergence> = convergences::table
+                .filter(convergences::id.eq_any(&convergence_ids))
+                .select(DbConvergence::as_select())
+                .load(conn)
+                .await?;
+            snapshot
+                .convergences
+                .extend(rows.into_iter().map(|row| (row.id, row)));
+        }
         Ok(snapshot)
     }
 
@@ -140,6 +156,19 @@ impl Snapshot {
 
     /// The relationship `id` if it still exists and was made on this node.
     pub fn local_relationship(&self, id: Uuid) -> Option<&DbRelationship> {
-        self.local_relationships.get(&id)
+        self.relationships
+            .get(&id)
+            .filter(|(_, local)| *local)
+            .map(|(row, _)| row)
+    }
+
+    /// The relationship `id` if it still exists, made here or copied from a peer.
+    pub fn relationship(&self, id: Uuid) -> Option<&DbRelationship> {
+        self.relationships.get(&id).map(|(row, _)| row)
+    }
+
+    /// The convergence `id`, if a change or an artifact named it.
+    pub fn convergence(&self, id: Uuid) -> Option<&DbConvergence> {
+        self.convergences.get(&id)
     }
 }
