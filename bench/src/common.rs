@@ -197,6 +197,12 @@ pub(crate) enum BenchError {
     /// The graph crate refused a computation.
     #[error("graph: {0}")]
     Graph(#[from] kg_graph::Error),
+    /// The node process could not be started or measured.
+    #[error("node process: {0}")]
+    NodeProcess(String),
+    /// An event stream broke.
+    #[error("event stream: {0}")]
+    Stream(String),
     /// A local file operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

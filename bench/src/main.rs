@@ -51,9 +51,17 @@
 //! kgnode-bench federation --artifacts 10000 --followers 1,3 [--json] [--keep]
 //! ```
 //!
+//! `kgnode-bench realtime --subscribers 1,100,1000 --writes 5000` runs a `kgnode serve`
+//! process (build it first: `cargo build --release -p kgnode`) and compares its event streams
+//! with clients polling the artifact list once a second (see the `realtime` module):
+//!
+//! ```text
+//! kgnode-bench realtime --subscribers 1,100,1000 --writes 5000 [--rate 100] [--no-polling]
+//! ```
+//!
 //! Modules: `synthetic` (the seeded data generator), `common` (options, errors, databases, the
 //! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), and one module per
-//! benchmark: `load`, `search`, `graph`, `federation`. Every HTTP client sends the
+//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`. Every HTTP client sends the
 //! `Accept-Encoding` of a browser or Python `requests`; search and graph also report
 //! `Accept-Encoding: identity` figures beside.
 
@@ -62,6 +70,7 @@ mod copy;
 mod federation;
 mod graph;
 mod load;
+mod realtime;
 mod search;
 mod synthetic;
 
@@ -72,6 +81,7 @@ use clap::{Parser, Subcommand};
 use federation::{FederationArgs, federation_command};
 use graph::{GraphArgs, graph_command};
 use load::{LoadArgs, load_command};
+use realtime::{RealtimeArgs, realtime_command};
 use search::{SearchArgs, search_command};
 
 /// Benchmarks of a kgnode against throwaway databases.
@@ -94,6 +104,8 @@ enum Command {
     Graph(GraphArgs),
     /// Deliver artifacts and relationships from one node to 1 and to N followers on loopback.
     Federation(FederationArgs),
+    /// Event streams against polling clients: delivery delay, losses, memory per subscriber.
+    Realtime(RealtimeArgs),
 }
 
 #[tokio::main]
@@ -104,6 +116,7 @@ async fn main() -> ExitCode {
         Command::Search(args) => search_command(args).await,
         Command::Graph(args) => graph_command(args).await,
         Command::Federation(args) => federation_command(args).await,
+        Command::Realtime(args) => realtime_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
