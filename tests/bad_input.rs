@@ -66,8 +66,8 @@ fn body_cases() -> Vec<BodyCase> {
         ),
         case(
             r#"{"kind": "idea", "title": "t", "colour": "red"}"#,
-            422,
-            "invalid_body",
+            400,
+            "unknown_field",
             Some("colour"),
         ),
         case(

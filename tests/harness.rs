@@ -128,6 +128,11 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     // fall behind it quickly.
     settings.realtime.heartbeat_secs = 1;
     settings.realtime.buffer = 64;
+    // Failed attempts retry within a second; three make a job fail for good.
+    settings.jobs.backoff_base_ms = 50;
+    settings.jobs.backoff_max_secs = 1;
+    settings.jobs.max_attempts = 3;
+    settings.jobs.poll_ms = 100;
     settings
 }
 
@@ -495,6 +500,15 @@ impl NodeProcess {
     /// Starts `kgnode serve` on a port it picks itself (it binds port 0 and logs the address,
     /// which is read from its log), with `database` and `data_dir`, and waits until it is ready.
     pub async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> Self {
+        Self::start_with(database, data_dir, &[]).await
+    }
+
+    /// [`NodeProcess::start`] with more environment variables (settings).
+    pub async fn start_with(
+        database: &TestDatabase,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let log = if std::env::var_os("TEST_LOG").is_some() {
             "info"
@@ -509,6 +523,7 @@ impl NodeProcess {
             .env("KGNODE_LOG__FILTER", log)
             .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -11,6 +11,7 @@ mod bad_input;
 mod batch;
 mod change_log;
 mod cli;
+mod contributions;
 mod convergences;
 mod dimensions;
 mod fake_mastodon;

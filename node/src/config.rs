@@ -31,6 +31,50 @@ pub struct Settings {
     pub federation: FederationSettings,
     /// The event streams.
     pub realtime: RealtimeSettings,
+    /// The job queue.
+    pub jobs: JobSettings,
+    /// Turning contributions into artifacts.
+    pub extraction: ExtractionSettings,
+}
+
+/// Job-queue settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Jobs one process runs at once (per kind).
+    pub workers: usize,
+    /// Attempts before a job fails for good.
+    pub max_attempts: u32,
+    /// Seconds a claimed job stays leased without renewal; a crashed worker's job is claimed
+    /// again this long after its last renewal.
+    pub lease_secs: u64,
+    /// The first retry's pause, in milliseconds; doubles per attempt.
+    pub backoff_base_ms: u64,
+    /// The longest pause between attempts, in seconds.
+    pub backoff_max_secs: u64,
+    /// How often idle workers look for due jobs without a notification, in milliseconds.
+    pub poll_ms: u64,
+}
+
+/// Which extractor turns contributions into artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractorChoice {
+    /// Offline and deterministic: sentence cues and key terms.
+    Builtin,
+}
+
+/// Extraction settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractionSettings {
+    /// The extractor.
+    pub extractor: ExtractorChoice,
+    /// Key-term overlap (0 to 1) from which a unit is the same as an existing artifact and is
+    /// linked to it instead of created again.
+    pub duplicate_similarity: f64,
+    /// Key-term overlap from which a unit is linked (`relates_to`) to an existing artifact.
+    pub related_similarity: f64,
 }
 
 /// Event-stream settings.

@@ -22,13 +22,22 @@ pub enum Error {
     /// The body is not syntactically valid JSON.
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
-    /// The body is JSON but does not fit the request: a wrong type, an unknown field, a value out
-    /// of range. `field` is the JSON path of the offending value.
+    /// The body is JSON but does not fit the request: a wrong type, a value out of range.
+    /// `field` is the JSON path of the offending value.
     #[error("{field}: {message}")]
     InvalidBody {
         /// JSON path such as `artifacts[3].kind`.
         field: String,
         /// What is wrong with it.
+        message: String,
+    },
+    /// The body names a field the request does not have (a typo, or a field of another
+    /// version): the request is malformed, not merely invalid.
+    #[error("{field}: {message}")]
+    UnknownField {
+        /// JSON path of the unknown field.
+        field: String,
+        /// Which fields the request has.
         message: String,
     },
     /// A query parameter or path segment is malformed.
@@ -140,6 +149,7 @@ impl Error {
         match self {
             Error::MalformedJson(_) => (S::BAD_REQUEST, "malformed_json"),
             Error::InvalidBody { .. } => (S::UNPROCESSABLE_ENTITY, "invalid_body"),
+            Error::UnknownField { .. } => (S::BAD_REQUEST, "unknown_field"),
             Error::InvalidParameter(_) => (S::BAD_REQUEST, "invalid_parameter"),
             Error::InvalidQuery(_) => (S::BAD_REQUEST, "invalid_query"),
             Error::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "unprocessable"),
@@ -215,9 +225,13 @@ impl Error {
             self.to_string()
         };
         let (field, item) = match self {
-            Error::InvalidBody { field, .. } => (Some(field.clone()), None),
+            Error::InvalidBody { field, .. } | Error::UnknownField { field, .. } => {
+                (Some(field.clone()), None)
+            }
             Error::BatchItem { item, source } => match source.as_ref() {
-                Error::InvalidBody { field, .. } => (Some(field.clone()), Some(item.clone())),
+                Error::InvalidBody { field, .. } | Error::UnknownField { field, .. } => {
+                    (Some(field.clone()), Some(item.clone()))
+                }
                 _ => (None, Some(item.clone())),
             },
             _ => (None, None),

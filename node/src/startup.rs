@@ -15,13 +15,15 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
-use crate::config::Settings;
+use crate::config::{JobSettings, Settings};
 use crate::db::{self, DbPool};
+use crate::extraction::ExtractionHandler;
 use crate::federating::delivery::start_delivery;
 use crate::federating::outgoing::start_outgoing;
 use crate::federating::{self, FederationContext, FederationError, federation_config};
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
+use crate::jobs::start_jobs;
 use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
 use crate::workers::{Projections, Worker};
@@ -68,6 +70,7 @@ pub struct Application {
     search: Worker,
     graph: Worker,
     realtime: Worker,
+    extraction: Worker,
     hub: EventHub,
     federation: Vec<Worker>,
 }
@@ -122,6 +125,12 @@ impl Application {
         let (index, readiness, search) = start_search(&settings).await?;
         let (store, graph) = start_graph(&settings)?;
         let (hub, realtime) = start_hub(&settings, pool.clone()).await?;
+        let language =
+            kg_search::parse_language(&settings.search.language).map_err(IndexingError::Search)?;
+        let extraction = start_jobs(
+            &settings,
+            ExtractionHandler::new(&settings.extraction, index.clone(), language),
+        )?;
         let mut projections = Projections::default();
         projections.add("search", &search);
         projections.add("graph", &graph);
@@ -142,6 +151,7 @@ impl Application {
             readiness,
             store,
             projections,
+            jobs: settings.jobs.clone(),
             hub: hub.clone(),
             federation: federation_config,
         };
@@ -154,6 +164,7 @@ impl Application {
             search,
             graph,
             realtime,
+            extraction,
             hub,
             federation,
         })
@@ -191,6 +202,7 @@ impl Application {
         self.search.stop().await;
         self.graph.stop().await;
         self.realtime.stop().await;
+        self.extraction.stop().await;
         for follower in self.federation {
             follower.stop().await;
         }
@@ -230,6 +242,7 @@ struct ServedState {
     readiness: SearchReadiness,
     store: Arc<GraphStore>,
     projections: Projections,
+    jobs: JobSettings,
     hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
 }
@@ -246,6 +259,7 @@ fn serve(
     let node = web::Data::new(state.node);
     let projections = web::Data::new(state.projections);
     let hub = web::Data::new(state.hub);
+    let jobs = web::Data::new(state.jobs);
     let federation = state.federation;
     let slugs = web::Data::new(api::SlugCache::default());
     let http = settings.http.clone();
@@ -281,6 +295,7 @@ fn serve(
             .app_data(store.clone())
             .app_data(projections.clone())
             .app_data(hub.clone())
+            .app_data(jobs.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {
                     cfg.app_data(federation);

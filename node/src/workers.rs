@@ -98,7 +98,8 @@ pub(crate) struct Stopped {
 }
 
 impl Stopped {
-    fn is_set(&self) -> bool {
+    /// True once shutdown is asked for.
+    pub fn is_set(&self) -> bool {
         *self.shutdown.borrow()
     }
 

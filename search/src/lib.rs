@@ -162,6 +162,7 @@ mod request;
 mod schema;
 mod search;
 mod settings;
+mod terms;
 mod writer;
 
 pub use count::EXACT_MATCHES_PER_SEGMENT;
@@ -178,6 +179,7 @@ pub use settings::{
     DEFAULT_WRITER_MEMORY_BYTES, IndexSettings, Language, MIN_WRITER_MEMORY_BYTES, language_name,
     parse_language,
 };
+pub use terms::{KeyTerm, key_terms};
 pub use writer::IndexWriterHandle;
 
 #[cfg(test)]

@@ -94,6 +94,8 @@ pub struct ArtifactResponse {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The contribution it was extracted from; null when made by hand.
+    pub contribution: Option<Uuid>,
 }
 
 impl From<ArtifactWithDimensions> for ArtifactResponse {
@@ -110,6 +112,7 @@ impl From<ArtifactWithDimensions> for ArtifactResponse {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            contribution: row.contribution_id,
         }
     }
 }

@@ -109,11 +109,12 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
 
 fn classify(error: serde_json::Error, field: String) -> Error {
     use serde_json::error::Category;
+    let message = strip_position(&error.to_string());
     match error.classify() {
-        Category::Data => Error::InvalidBody {
-            field,
-            message: strip_position(&error.to_string()),
-        },
+        Category::Data if message.starts_with("unknown field") => {
+            Error::UnknownField { field, message }
+        }
+        Category::Data => Error::InvalidBody { field, message },
         Category::Syntax | Category::Eof | Category::Io => Error::MalformedJson(error.to_string()),
     }
 }
@@ -151,7 +152,7 @@ mod tests {
             matches!(wrong_type, Err(Error::InvalidBody { ref field, .. }) if field == "items[1].n")
         );
         let unknown = parse::<Probe>(br#"{"items": [], "extra": 1}"#);
-        assert!(matches!(unknown, Err(Error::InvalidBody { .. })));
+        assert!(matches!(unknown, Err(Error::UnknownField { .. })));
         assert!(matches!(
             parse::<Probe>(b"{\"items\": ["),
             Err(Error::MalformedJson(_))

@@ -3,6 +3,7 @@
 mod admin;
 mod artifacts;
 mod batch;
+mod contributions;
 mod convergences;
 mod dimensions;
 mod fallback;
@@ -24,6 +25,7 @@ use crate::config::HttpSettings;
 use crate::error::Error;
 
 pub use artifacts::ArtifactResponse;
+pub use contributions::ContributionResponse;
 pub use convergences::ConvergenceResponse;
 use fallback::method_not_allowed;
 pub use fallback::{json_error_fallback, route_not_found};
@@ -93,6 +95,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
             )
             .service(
                 resource("/convergences/{slug}/dimensions", "GET").get(dimensions::list_dimensions),
+            )
+            .service(
+                resource("/convergences/{slug}/contributions", "GET, POST")
+                    .post(contributions::create_contribution)
+                    .get(contributions::list_contributions),
+            )
+            .service(resource("/contributions/{id}", "GET").get(contributions::get_contribution))
+            .service(
+                resource("/contributions/{id}/retry", "POST")
+                    .post(contributions::retry_contribution),
             )
             .service(
                 resource("/artifacts/{id}", "GET, PATCH, DELETE")

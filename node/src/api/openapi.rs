@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use crate::domain::Direction;
 
 use super::{
-    admin, artifacts, batch, convergences, dimensions, graph, health, relationships, search,
+    admin, artifacts, batch, contributions, convergences, dimensions, graph, health, relationships,
+    search,
 };
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
@@ -35,6 +36,10 @@ use super::{
         artifacts::update_artifact,
         artifacts::delete_artifact,
         batch::apply_batch,
+        contributions::create_contribution,
+        contributions::list_contributions,
+        contributions::get_contribution,
+        contributions::retry_contribution,
         relationships::create_relationship,
         relationships::get_relationship,
         relationships::delete_relationship,

@@ -47,6 +47,8 @@ pub struct RelationshipResponse {
     pub weight: f64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The contribution it was extracted from; null when made by hand.
+    pub contribution: Option<Uuid>,
 }
 
 impl From<DbRelationship> for RelationshipResponse {
@@ -58,6 +60,7 @@ impl From<DbRelationship> for RelationshipResponse {
             kind: row.kind,
             weight: row.weight,
             created_at: row.created_at,
+            contribution: row.contribution_id,
         }
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{ArtifactKind, RelationshipKind, Visibility};
+use crate::domain::{ArtifactKind, ContributionStatus, RelationshipKind, Visibility};
 
 /// One change of the knowledge graph, as its consumers (search, graph, federation) see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +66,17 @@ pub enum ChangeEvent {
         /// What it was, so that a consumer can undo it.
         edge: EdgeChange,
     },
+    /// A contribution was received (`created`) or its extraction moved on.
+    ContributionChanged {
+        /// The contribution.
+        id: Uuid,
+        /// Its convergence.
+        convergence: Uuid,
+        /// Received by this change, rather than changed.
+        created: bool,
+        /// Its status after the change.
+        status: ContributionStatus,
+    },
 }
 
 /// A relationship as a change describes it.
@@ -86,6 +97,12 @@ pub struct EdgeChange {
 struct ConvergencePayload {
     slug: String,
     visibility: Visibility,
+}
+
+/// The payload of a contribution change.
+#[derive(Serialize, Deserialize)]
+struct ContributionPayload {
+    status: ContributionStatus,
 }
 
 /// The payload of an artifact change.
@@ -129,7 +146,8 @@ impl ChangeEvent {
             ChangeEvent::ArtifactUpserted { convergence, .. }
             | ChangeEvent::ArtifactDeleted { convergence, .. }
             | ChangeEvent::RelationshipUpserted { convergence, .. }
-            | ChangeEvent::RelationshipDeleted { convergence, .. } => *convergence,
+            | ChangeEvent::RelationshipDeleted { convergence, .. }
+            | ChangeEvent::ContributionChanged { convergence, .. } => *convergence,
         }
     }
 
@@ -208,6 +226,20 @@ impl ChangeEvent {
                 convergence_id: *convergence,
                 payload: payload(serde_json::to_value(edge)),
             },
+            ChangeEvent::ContributionChanged {
+                id,
+                convergence,
+                created,
+                status,
+            } => StoredEvent {
+                entity: "contribution",
+                operation: operation(*created),
+                entity_id: *id,
+                convergence_id: *convergence,
+                payload: payload(serde_json::to_value(ContributionPayload {
+                    status: *status,
+                })),
+            },
         }
     }
 
@@ -277,6 +309,16 @@ impl ChangeEvent {
                     },
                 })
             }
+            ("contribution", Some(created)) => {
+                let ContributionPayload { status } =
+                    serde_json::from_value(payload).map_err(parse)?;
+                Ok(ChangeEvent::ContributionChanged {
+                    id: entity_id,
+                    convergence: convergence_id,
+                    created,
+                    status,
+                })
+            }
             (other, _) => Err(undecodable(format!("unknown entity '{other}'"))),
         }
     }
@@ -327,6 +369,12 @@ mod tests {
                 id,
                 convergence,
                 edge,
+            },
+            ChangeEvent::ContributionChanged {
+                id,
+                convergence,
+                created: false,
+                status: ContributionStatus::Complete,
             },
         ];
         for event in events {

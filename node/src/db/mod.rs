@@ -15,9 +15,9 @@ pub use change_feed::ChangeFeed;
 pub(crate) use change_log::Outbox;
 pub use change_log::{ChangeOperation, ChangeRecord, read_changes, snapshot_position};
 pub use migrations::{MigrationError, applied_versions, embedded_versions, revert, run_pending};
-pub use models::{DbArtifact, DbConvergence, DbDimension, DbRelationship};
+pub use models::{DbArtifact, DbContribution, DbConvergence, DbDimension, DbRelationship};
 pub use pool::{ConnectError, DbConn, DbPool, connect, ensure_database_exists, establish};
-pub use reads::load_dimensions;
+pub use reads::{ContributionRecord, load_contributions, load_dimensions};
 pub use snapshot::{Snapshot, Tags};
 
 /// The current time at PostgreSQL's precision (microseconds), so that the timestamps a write

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::schema::{artifact_dimensions, artifact_relationships, artifacts, convergences};
+use super::schema::{
+    artifact_dimensions, artifact_relationships, artifacts, contributions, convergences,
+};
 
 /// A row of `convergences`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -55,6 +57,8 @@ pub struct DbArtifact {
     pub deleted_at: Option<DateTime<Utc>>,
     /// The `origin_url` column: the artifact's URL on its origin node; `None` when local.
     pub origin_url: Option<String>,
+    /// The `contribution_id` column: the contribution it was extracted from, if any.
+    pub contribution_id: Option<Uuid>,
 }
 
 /// A row of `artifact_dimensions`.
@@ -85,4 +89,36 @@ pub struct DbRelationship {
     pub weight: f64,
     /// The `created_at` column.
     pub created_at: DateTime<Utc>,
+    /// The `contribution_id` column: the contribution it was extracted from, if any.
+    pub contribution_id: Option<Uuid>,
+}
+
+/// A row of `contributions`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = contributions, check_for_backend(diesel::pg::Pg))]
+pub struct DbContribution {
+    /// The `id` column.
+    pub id: Uuid,
+    /// The `convergence_id` column.
+    pub convergence_id: Uuid,
+    /// The `author` column.
+    pub author: Option<String>,
+    /// The `text` column.
+    pub text: String,
+    /// The `status` column.
+    pub status: String,
+    /// The `attempts` column.
+    pub attempts: i32,
+    /// The `error` column: the last failure, for people.
+    pub error: Option<String>,
+    /// The `job_id` column: its extraction job.
+    pub job_id: Option<Uuid>,
+    /// The `reused` column: existing artifacts it was linked to instead of duplicating them.
+    pub reused: Vec<Option<Uuid>>,
+    /// The `created_at` column.
+    pub created_at: DateTime<Utc>,
+    /// The `updated_at` column.
+    pub updated_at: DateTime<Utc>,
+    /// The `completed_at` column.
+    pub completed_at: Option<DateTime<Utc>>,
 }

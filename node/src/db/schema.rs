@@ -37,6 +37,7 @@ diesel::table! {
         weight -> Float8,
         created_at -> Timestamptz,
         origin_url -> Nullable<Text>,
+        contribution_id -> Nullable<Uuid>,
     }
 }
 
@@ -53,6 +54,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
         origin_url -> Nullable<Text>,
+        contribution_id -> Nullable<Uuid>,
     }
 }
 
@@ -74,6 +76,23 @@ diesel::table! {
         payload -> Jsonb,
         recorded_at -> Timestamptz,
         transaction_id -> Int8,
+    }
+}
+
+diesel::table! {
+    contributions (id) {
+        id -> Uuid,
+        convergence_id -> Uuid,
+        author -> Nullable<Text>,
+        text -> Text,
+        status -> Text,
+        attempts -> Int4,
+        error -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
+        reused -> Array<Nullable<Uuid>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -176,6 +195,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     received_activities (activity_url) {
         activity_url -> Text,
         received_at -> Timestamptz,
@@ -203,7 +240,11 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> convergences (convergence_id));
 diesel::joinable!(artifact_dimensions -> artifacts (artifact_id));
+diesel::joinable!(artifact_relationships -> contributions (contribution_id));
+diesel::joinable!(artifacts -> contributions (contribution_id));
 diesel::joinable!(artifacts -> convergences (convergence_id));
+diesel::joinable!(contributions -> convergences (convergence_id));
+diesel::joinable!(contributions -> jobs (job_id));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
 diesel::joinable!(federation_activities -> convergences (convergence_id));
 diesel::joinable!(federation_backfills -> convergences (convergence_id));
@@ -221,6 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     artifacts,
     blocked_instances,
     change_log,
+    contributions,
     convergences,
     dimension_counters,
     federation_activities,
@@ -230,6 +272,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_followers,
     federation_follows,
     federation_parked,
+    jobs,
     received_activities,
     remote_actors,
     remote_tombstones,

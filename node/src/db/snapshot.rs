@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::change_event::ChangeEvent;
 use super::change_log::ChangeRecord;
 use super::models::{DbArtifact, DbConvergence, DbRelationship};
-use super::reads::load_dimensions;
+use super::reads::{ContributionRecord, load_contributions, load_dimensions};
 use super::schema::{artifact_relationships, artifacts, convergences};
 
 /// Whether [`Snapshot::of_artifacts`] loads dimension tags (relationship ends need none).
@@ -31,16 +31,19 @@ pub struct Snapshot {
     dimensions: HashMap<Uuid, Vec<(String, f64)>>,
     /// Each relationship, and whether it was made on this node (not copied from a peer).
     relationships: HashMap<Uuid, (DbRelationship, bool)>,
+    contributions: HashMap<Uuid, ContributionRecord>,
 }
 
 impl Snapshot {
-    /// Loads what `changes` name, with at most four queries whatever their number: the
+    /// Loads what `changes` name, with a constant number of queries whatever their number: the
     /// relationships, the artifacts they and the changes name with their convergences, the live
-    /// artifacts' tags, and the convergences that convergence changes name.
+    /// artifacts' tags, the convergences that convergence and contribution changes name, and
+    /// the contributions with their products.
     pub async fn load(conn: &mut AsyncPgConnection, changes: &[ChangeRecord]) -> QueryResult<Self> {
         let mut artifact_ids = HashSet::new();
         let mut relationship_ids = Vec::new();
         let mut convergence_ids = Vec::new();
+        let mut contribution_ids = Vec::new();
         for change in changes {
             match &change.event {
                 ChangeEvent::ArtifactUpserted { id, .. }
@@ -55,6 +58,12 @@ impl Snapshot {
                     artifact_ids.extend([edge.source, edge.target]);
                 }
                 ChangeEvent::ConvergenceChanged { id, .. } => convergence_ids.push(*id),
+                ChangeEvent::ContributionChanged {
+                    id, convergence, ..
+                } => {
+                    contribution_ids.push(*id);
+                    convergence_ids.push(*convergence);
+                }
             }
         }
         let relationships: Vec<(DbRelationship, Option<String>)> = if relationship_ids.is_empty() {
@@ -75,6 +84,7 @@ impl Snapshot {
             .into_iter()
             .map(|(row, origin)| (row.id, (row, origin.is_none())))
             .collect();
+        snapshot.contributions = load_contributions(conn, &contribution_ids).await?;
         if !convergence_ids.is_empty() {
             let rows: Vec<DbConvergence> = convergences::table
                 .filter(convergences::id.eq_any(&convergence_ids))
@@ -165,6 +175,11 @@ impl Snapshot {
     /// The relationship `id` if it still exists, made here or copied from a peer.
     pub fn relationship(&self, id: Uuid) -> Option<&DbRelationship> {
         self.relationships.get(&id).map(|(row, _)| row)
+    }
+
+    /// The contribution `id` with its products, if a change named it.
+    pub fn contribution(&self, id: Uuid) -> Option<&ContributionRecord> {
+        self.contributions.get(&id)
     }
 
     /// The convergence `id`, if a change or an artifact named it.

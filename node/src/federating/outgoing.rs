@@ -174,8 +174,10 @@ fn describe(
     };
     match event {
         // A changed convergence sends the `Update` of its `Group` itself; a new one has no
-        // followers yet.
-        ChangeEvent::ConvergenceChanged { .. } => Ok(None),
+        // followers yet. Contributions stay on the node: their artifacts federate.
+        ChangeEvent::ConvergenceChanged { .. } | ChangeEvent::ContributionChanged { .. } => {
+            Ok(None)
+        }
         ChangeEvent::ArtifactDeleted { id, .. } => Ok(Some((
             ContentType::Delete,
             ContentObject::Id(urls.artifact(*id)),

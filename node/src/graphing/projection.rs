@@ -80,32 +80,39 @@ async fn mutations(
             ChangeEvent::ConvergenceChanged { .. }
             | ChangeEvent::ArtifactDeleted { .. }
             | ChangeEvent::RelationshipUpserted { .. }
-            | ChangeEvent::RelationshipDeleted { .. } => None,
+            | ChangeEvent::RelationshipDeleted { .. }
+            | ChangeEvent::ContributionChanged { .. } => None,
         })
         .collect();
     let current = live_artifacts(conn, &artifact_ids).await?;
     Ok(changes
         .iter()
-        .map(|change| match &change.event {
-            ChangeEvent::ConvergenceChanged { id, visibility, .. } => Mutation::UpsertConvergence {
-                id: *id,
-                visibility: *visibility,
-            },
-            ChangeEvent::ArtifactUpserted { id, .. } => match current.get(id) {
-                Some(artifact) => Mutation::UpsertArtifact(artifact.clone()),
-                None => Mutation::RemoveArtifact(*id),
-            },
-            ChangeEvent::ArtifactDeleted { id, .. } => Mutation::RemoveArtifact(*id),
-            ChangeEvent::RelationshipUpserted { id, edge, .. } => {
-                Mutation::UpsertRelationship(Relationship {
-                    id: *id,
-                    source: edge.source,
-                    target: edge.target,
-                    kind: edge.kind,
-                    weight: edge.weight,
-                })
-            }
-            ChangeEvent::RelationshipDeleted { id, .. } => Mutation::RemoveRelationship(*id),
+        .filter_map(|change| {
+            Some(match &change.event {
+                ChangeEvent::ConvergenceChanged { id, visibility, .. } => {
+                    Mutation::UpsertConvergence {
+                        id: *id,
+                        visibility: *visibility,
+                    }
+                }
+                ChangeEvent::ArtifactUpserted { id, .. } => match current.get(id) {
+                    Some(artifact) => Mutation::UpsertArtifact(artifact.clone()),
+                    None => Mutation::RemoveArtifact(*id),
+                },
+                ChangeEvent::ArtifactDeleted { id, .. } => Mutation::RemoveArtifact(*id),
+                ChangeEvent::RelationshipUpserted { id, edge, .. } => {
+                    Mutation::UpsertRelationship(Relationship {
+                        id: *id,
+                        source: edge.source,
+                        target: edge.target,
+                        kind: edge.kind,
+                        weight: edge.weight,
+                    })
+                }
+                ChangeEvent::RelationshipDeleted { id, .. } => Mutation::RemoveRelationship(*id),
+                // Contributions are not in the graph; their artifacts have changes of their own.
+                ChangeEvent::ContributionChanged { .. } => return None,
+            })
         })
         .collect())
 }

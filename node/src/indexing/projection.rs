@@ -235,10 +235,12 @@ async fn affected_artifacts(
             ChangeEvent::ConvergenceChanged {
                 id, created: false, ..
             } => convergences.push(id),
-            // A new convergence holds no artifacts yet; relationships are not indexed.
+            // A new convergence holds no artifacts yet; relationships and contributions are
+            // not indexed.
             ChangeEvent::ConvergenceChanged { created: true, .. }
             | ChangeEvent::RelationshipUpserted { .. }
-            | ChangeEvent::RelationshipDeleted { .. } => {}
+            | ChangeEvent::RelationshipDeleted { .. }
+            | ChangeEvent::ContributionChanged { .. } => {}
         }
     }
     if !convergences.is_empty() {

@@ -6,14 +6,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::api::{ArtifactResponse, ConvergenceResponse, RelationshipResponse};
+use crate::api::{
+    ArtifactResponse, ContributionResponse, ConvergenceResponse, RelationshipResponse,
+};
 use crate::auth::Caller;
 use crate::db::{ChangeEvent, ChangeRecord, Snapshot};
 use crate::domain::Visibility;
 use crate::service::ArtifactWithDimensions;
 
 /// Every event type a stream sends, besides `ready`.
-pub const EVENT_TYPES: [&str; 8] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "artifact.created",
     "artifact.updated",
     "artifact.deleted",
@@ -22,6 +24,8 @@ pub const EVENT_TYPES: [&str; 8] = [
     "relationship.deleted",
     "convergence.created",
     "convergence.updated",
+    "contribution.created",
+    "contribution.updated",
 ];
 
 /// A convergence an event concerns, and whether anyone may read it.
@@ -182,6 +186,28 @@ fn render_one(change: &ChangeRecord, snapshot: &Snapshot) -> StreamEvent {
                 entity,
                 snapshot,
             )
+        }
+        ChangeEvent::ContributionChanged {
+            id,
+            convergence,
+            created,
+            ..
+        } => {
+            let (slug, concerned) = convergence_of(*convergence, snapshot);
+            let entity = snapshot
+                .contribution(*id)
+                .cloned()
+                .map(|record| ContributionResponse::new(record, slug.unwrap_or_default()));
+            StreamEvent {
+                seq,
+                name: if *created {
+                    "contribution.created"
+                } else {
+                    "contribution.updated"
+                },
+                data: data(seq, slug, *id, Entity::Current(entity)),
+                concerns: vec![concerned],
+            }
         }
     }
 }

@@ -163,6 +163,7 @@ pub(crate) async fn insert_many(
             updated_at: now,
             deleted_at: None,
             origin_url: None,
+            contribution_id: None,
         });
     }
     for chunk in rows.chunks(ARTIFACT_CHUNK) {

@@ -108,6 +108,15 @@ pub async fn list(
     Ok(query.load(conn).await?)
 }
 
+/// The convergence `id` (for a row that names it), without an access check.
+pub(crate) async fn find_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<DbConvergence> {
+    Ok(convergences::table
+        .find(id)
+        .select(DbConvergence::as_select())
+        .first(conn)
+        .await?)
+}
+
 /// Finds a convergence by slug; 404 when it does not exist or the caller may not read it.
 pub async fn find_readable(
     conn: &mut AsyncPgConnection,

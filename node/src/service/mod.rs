@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod batch;
+pub mod contributions;
 pub mod convergences;
 pub mod dimensions;
 pub mod relationships;

@@ -74,6 +74,7 @@ pub(crate) async fn insert_many(
             kind: item.kind.as_str().to_owned(),
             weight: item.weight.get(),
             created_at: now,
+            contribution_id: None,
         })
         .collect();
     for chunk in rows.chunks(RELATIONSHIP_CHUNK) {
@@ -231,7 +232,7 @@ pub async fn list_for_artifact(
     let outgoing = matches!(direction, Direction::Out | Direction::Both);
     let incoming = matches!(direction, Direction::In | Direction::Both);
     let rows = diesel::sql_query(
-        "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at \
+        "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at, r.contribution_id \
          FROM artifact_relationships r \
          JOIN artifacts o ON o.id = CASE WHEN r.source_id = $1 THEN r.target_id ELSE r.source_id END \
          JOIN convergences c ON c.id = o.convergence_id \

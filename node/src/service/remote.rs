@@ -238,6 +238,7 @@ async fn insert_copy(
         updated_at: now,
         deleted_at: None,
         origin_url: Some(remote.origin_url.clone()),
+        contribution_id: None,
     };
     let inserted = diesel::insert_into(artifacts::table)
         .values(&row)
