@@ -167,3 +167,49 @@ async fn a_taken_port_is_named() {
     assert!(message.contains(&address), "{message}");
     assert!(message.contains("http.bind"), "{message}");
 }
+
+#[tokio::test]
+async fn jobs_list_retry_and_discard_from_the_command_line() {
+    let node = spawn_node().await;
+    node.convergence("cli-jobs", "public").await;
+    let id = node
+        .post(
+            "/api/v1/convergences/cli-jobs/contributions",
+            json!({"text": "We should map the bike racks."}),
+        )
+        .await
+        .expect(202)
+        .id();
+    let listed = crate::harness::eventually("the job to succeed", || async {
+        let output = kgnode(&node.database, &["jobs", "list"]).await;
+        output.contains("succeeded: 1").then_some(output)
+    })
+    .await;
+    let job = listed
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        listed.contains("extraction  succeeded  attempt 1/3"),
+        "{listed}"
+    );
+    let data_dir = std::env::temp_dir().join(&node.database.name);
+    let refused = run_kgnode(&node.database, &data_dir, &["jobs", "retry", &job]).await;
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("only a failed job")
+    );
+    let discarded = kgnode(&node.database, &["jobs", "discard", &job]).await;
+    assert!(discarded.contains("discarded"), "{discarded}");
+    // A complete contribution keeps its status and products when its job is discarded.
+    let body = node
+        .get(&format!("/api/v1/contributions/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(body["status"], "complete");
+}

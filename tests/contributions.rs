@@ -1,6 +1,8 @@
 //! Contributions and their extraction: end to end with the built-in extractor, entity
 //! resolution, atomic results, retries, bad input, a crash mid-extraction, two processes.
 
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::harness::{As, NodeProcess, TestDatabase, TestNode, eventually, spawn_node};
@@ -50,8 +52,33 @@ fn ids(value: &Value) -> Vec<String> {
 async fn a_contribution_becomes_artifacts_and_relationships() {
     let node = spawn_node().await;
     node.convergence("garden", "public").await;
+    node.settle().await;
+    let events = node
+        .client
+        .get(node.url(
+            "/api/v1/convergences/garden/events?types=contribution.created,contribution.updated",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut events = events.bytes_stream().eventsource();
+    let ready = events.next().await.unwrap().unwrap();
+    assert_eq!(ready.event, "ready");
     let id = contribute(&node, "garden", json!({"text": TALK, "author": "maya"})).await;
     let done = until_status(&node, &id, "complete").await;
+    // The stream shows it arrive and move on: created, then updates up to complete.
+    let created = events.next().await.unwrap().unwrap();
+    assert_eq!(created.event, "contribution.created");
+    loop {
+        let event = events.next().await.unwrap().unwrap();
+        assert_eq!(event.event, "contribution.updated");
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["id"], id.as_str());
+        if data["entity"]["status"] == "complete" {
+            assert_eq!(data["entity"]["artifacts"], done["artifacts"]);
+            break;
+        }
+    }
     assert_eq!(done["convergence"], "garden");
     assert_eq!(done["author"], "maya");
     assert_eq!(done["attempts"], 1);
@@ -187,6 +214,48 @@ async fn a_result_that_cannot_be_written_lands_nothing_and_fails_after_its_attem
         "no artifact of a failed result"
     );
     assert_eq!(failed["artifacts"], json!([]));
+
+    // The administrator sees it in the queue, can retry it (it fails again: the cause is still
+    // there) and discard it.
+    let queue = node
+        .get_as("/api/v1/admin/jobs?state=failed", As::Admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(queue["counts"]["failed"], 1);
+    let job = queue["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(queue["items"][0]["payload"]["contribution"], id.as_str());
+    assert!(
+        queue["items"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("deleted")
+    );
+    node.get("/api/v1/admin/jobs")
+        .await
+        .expect_error(401, "unauthenticated");
+    let token = node.convergence_token("atomic").await;
+    node.get_as("/api/v1/admin/jobs", As::Token(&token))
+        .await
+        .expect_error(403, "forbidden");
+    node.get_as("/api/v1/admin/jobs?state=stuck", As::Admin)
+        .await
+        .expect_error(400, "invalid_parameter");
+    node.post(&format!("/api/v1/admin/jobs/{job}/retry"), json!({}))
+        .await
+        .expect(202);
+    until_status(&node, &id, "failed").await;
+    node.delete(&format!("/api/v1/admin/jobs/{job}"))
+        .await
+        .expect(204);
+    node.delete(&format!("/api/v1/admin/jobs/{job}"))
+        .await
+        .expect_error(404, "not_found");
+    let discarded = until_status(&node, &id, "failed").await;
+    assert!(
+        discarded["error"].as_str().unwrap().contains("discarded"),
+        "{discarded}"
+    );
 
     // Retry: 409 while it is not failed; after a fix, it completes.
     {

@@ -14,6 +14,8 @@ use crate::domain::{InvalidValue, Slug};
 use crate::federating::admin::follow_remote;
 use crate::federating::{FederationContext, FederationError, federation_config};
 use crate::indexing::{IndexingError, index_settings, reindex, verify_index};
+use crate::jobs::JobState;
+use crate::service::jobs as job_service;
 use crate::startup::{Application, StartupError};
 use crate::telemetry;
 
@@ -72,6 +74,36 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Inspect and manage the job queue (extractions).
+    Jobs {
+        /// What to do.
+        #[command(subcommand)]
+        action: JobsAction,
+    },
+}
+
+/// Job-queue actions.
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// List jobs, newest first, with counts per state.
+    List {
+        /// Only jobs in this state (queued, running, succeeded, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// Most jobs listed.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Queue a failed job again with fresh attempts.
+    Retry {
+        /// The job's id.
+        id: uuid::Uuid,
+    },
+    /// Discard a job that is not running (its unfinished contribution fails).
+    Discard {
+        /// The job's id.
+        id: uuid::Uuid,
     },
 }
 
@@ -157,6 +189,9 @@ pub enum CliError {
     /// Federation failed (the remote convergence could not be fetched, say).
     #[error(transparent)]
     Federation(#[from] FederationError),
+    /// An operation on the node's data was refused or failed.
+    #[error(transparent)]
+    Node(#[from] crate::error::Error),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -234,6 +269,48 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
             writeln!(out, "the search index matches PostgreSQL")?;
         }
         Command::Token { action } => token(&url, action, out).await?,
+        Command::Jobs { action } => jobs(&url, action, out).await?,
+    }
+    Ok(())
+}
+
+async fn jobs(url: &str, action: JobsAction, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let mut conn = db::establish(url).await.map_err(ConnectError::from)?;
+    match action {
+        JobsAction::List { state, limit } => {
+            let state = state
+                .map(|name| {
+                    JobState::parse(&name)
+                        .ok_or_else(|| InvalidValue(format!("unknown job state '{name}'")))
+                })
+                .transpose()?;
+            for (state, count) in job_service::counts(&mut conn).await? {
+                write!(out, "{}: {count}  ", state.as_str())?;
+            }
+            writeln!(out)?;
+            for job in
+                job_service::list(&mut conn, state, None, None, limit.clamp(1, 10_000)).await?
+            {
+                writeln!(
+                    out,
+                    "{}  {}  {}  attempt {}/{}  {}",
+                    job.id,
+                    job.kind,
+                    job.state,
+                    job.attempts,
+                    job.max_attempts,
+                    job.last_error.unwrap_or_default()
+                )?;
+            }
+        }
+        JobsAction::Retry { id } => {
+            job_service::retry(&mut conn, id).await?;
+            writeln!(out, "queued job {id} again")?;
+        }
+        JobsAction::Discard { id } => {
+            job_service::discard(&mut conn, id).await?;
+            writeln!(out, "discarded job {id}")?;
+        }
     }
     Ok(())
 }

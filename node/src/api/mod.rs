@@ -9,6 +9,7 @@ mod dimensions;
 mod fallback;
 mod graph;
 mod health;
+mod jobs;
 mod json;
 mod openapi;
 mod pagination;
@@ -118,6 +119,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
             )
             .service(resource("/search", "GET").get(search::search))
             .service(resource("/admin/projections", "GET").get(admin::projections))
+            .service(resource("/admin/jobs", "GET").get(jobs::list_jobs))
+            .service(resource("/admin/jobs/{id}", "DELETE").delete(jobs::discard_job))
+            .service(resource("/admin/jobs/{id}/retry", "POST").post(jobs::retry_job))
             .service(resource("/admin/federation", "GET").get(admin::overview))
             .service(resource("/admin/federation/parked", "GET").get(admin::list_parked))
             .service(

@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use crate::domain::Direction;
 
 use super::{
-    admin, artifacts, batch, contributions, convergences, dimensions, graph, health, relationships,
-    search,
+    admin, artifacts, batch, contributions, convergences, dimensions, graph, health, jobs,
+    relationships, search,
 };
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
@@ -40,6 +40,9 @@ use super::{
         contributions::list_contributions,
         contributions::get_contribution,
         contributions::retry_contribution,
+        jobs::list_jobs,
+        jobs::retry_job,
+        jobs::discard_job,
         relationships::create_relationship,
         relationships::get_relationship,
         relationships::delete_relationship,

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod contributions;
 pub mod convergences;
 pub mod dimensions;
+pub mod jobs;
 pub mod relationships;
 pub mod remote;
 mod visibility;
