@@ -197,6 +197,9 @@ pub(crate) enum BenchError {
     /// The graph crate refused a computation.
     #[error("graph: {0}")]
     Graph(#[from] kg_graph::Error),
+    /// A statement of the benchmark's own failed.
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
     /// The node process could not be started or measured.
     #[error("node process: {0}")]
     NodeProcess(String),

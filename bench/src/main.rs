@@ -59,14 +59,22 @@
 //! kgnode-bench realtime --subscribers 1,100,1000 --writes 5000 [--rate 100] [--no-polling]
 //! ```
 //!
+//! `kgnode-bench extraction` measures the job queue (no-op jobs burnt down by 1, 2 and 4
+//! workers; enqueue-to-start delay) and contributions through the built-in extractor:
+//!
+//! ```text
+//! kgnode-bench extraction [--jobs 20000] [--workers 1,2,4] [--contributions 10000] [--rate 50]
+//! ```
+//!
 //! Modules: `synthetic` (the seeded data generator), `common` (options, errors, databases, the
 //! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), and one module per
-//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`. Every HTTP client sends the
+//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`, `extraction`. Every HTTP client sends the
 //! `Accept-Encoding` of a browser or Python `requests`; search and graph also report
 //! `Accept-Encoding: identity` figures beside.
 
 mod common;
 mod copy;
+mod extraction;
 mod federation;
 mod graph;
 mod load;
@@ -78,6 +86,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use extraction::{ExtractionArgs, extraction_command};
 use federation::{FederationArgs, federation_command};
 use graph::{GraphArgs, graph_command};
 use load::{LoadArgs, load_command};
@@ -106,6 +115,8 @@ enum Command {
     Federation(FederationArgs),
     /// Event streams against polling clients: delivery delay, losses, memory per subscriber.
     Realtime(RealtimeArgs),
+    /// The job queue alone (no-op jobs), then contributions through the built-in extractor.
+    Extraction(ExtractionArgs),
 }
 
 #[tokio::main]
@@ -117,6 +128,7 @@ async fn main() -> ExitCode {
         Command::Graph(args) => graph_command(args).await,
         Command::Federation(args) => federation_command(args).await,
         Command::Realtime(args) => realtime_command(args).await,
+        Command::Extraction(args) => extraction_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::Writer;
 use crate::db::DbPool;
 use crate::error::{Error, ErrorBody, Result};
-use crate::jobs::{DbJob, JobKind, JobState};
+use crate::jobs::{DbJob, JobState};
 use crate::service::jobs as service;
 
 use super::pagination::{decode_cursor, page_limit, paginate};
@@ -82,7 +82,7 @@ pub struct JobsPage {
 pub struct ListJobsQuery {
     /// Only jobs in this state: `queued`, `running`, `succeeded` or `failed`.
     pub state: Option<String>,
-    /// Only jobs of this kind: `extraction`.
+    /// Only jobs of this kind (e.g. `extraction`).
     pub kind: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -114,18 +114,10 @@ pub async fn list_jobs(
             })
         })
         .transpose()?;
-    let kind = query
-        .kind
-        .as_deref()
-        .map(|name| {
-            JobKind::parse(name).ok_or_else(|| {
-                Error::InvalidParameter(format!("unknown kind '{name}': use extraction"))
-            })
-        })
-        .transpose()?;
     let limit = page_limit(query.limit)?;
     let before: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
+    let kind = query.kind.as_deref();
     let rows = service::list(&mut conn, state, kind, before, limit + 1).await?;
     let page = paginate(rows, limit, |row| row.id, JobResponse::from);
     let counts = service::counts(&mut conn)

@@ -98,7 +98,7 @@ impl ExtractionHandler {
 }
 
 impl JobHandler for ExtractionHandler {
-    const KIND: JobKind = JobKind::Extraction;
+    const KIND: JobKind = JobKind::EXTRACTION;
 
     async fn run(&self, pool: &DbPool, attempt: &Attempt) -> Result<(), JobError> {
         let payload: ExtractionPayload = attempt

@@ -13,27 +13,25 @@ use uuid::Uuid;
 
 use crate::db::schema::jobs;
 
-/// What a job does; stored as its `kind`.
+/// What a job does, stored as its `kind`: each kind has one [`JobHandler`] (the queue is
+/// generic; a kind is a name).
+///
+/// [`JobHandler`]: super::JobHandler
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    /// Turn a contribution into artifacts and relationships.
-    Extraction,
-}
+pub struct JobKind(&'static str);
 
 impl JobKind {
-    /// Every kind.
-    pub const ALL: [JobKind; 1] = [JobKind::Extraction];
+    /// Turn a contribution into artifacts and relationships.
+    pub const EXTRACTION: JobKind = JobKind("extraction");
+
+    /// A kind named `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
 
     /// Its stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Extraction => "extraction",
-        }
-    }
-
-    /// The kind stored as `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+        self.0
     }
 }
 
@@ -138,33 +136,38 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Claims the oldest due job of `kinds` (or one whose worker's lease expired) for `owner`,
-/// leased for `lease`; `None` when there is none.
+/// Claims, for `owner` and leased for `lease`, a job of `kinds` whose worker's lease expired,
+/// else the oldest due one; `None` when there is none. Two statements, so that each walks its
+/// own partial index (`jobs_leased`, `jobs_due`) instead of the whole table.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     owner: &str,
     kinds: &[&str],
     lease: Duration,
 ) -> QueryResult<Option<DbJob>> {
-    diesel::sql_query(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
-           lease_expires_at = now() + make_interval(secs => $2::double precision / 1000), \
-           updated_at = now() \
-         WHERE id = ( \
-           SELECT id FROM jobs \
-           WHERE kind = ANY($3) AND ((state = 'queued' AND run_at <= now()) \
-              OR (state = 'running' AND lease_expires_at < now())) \
-           ORDER BY run_at, id \
-           FOR UPDATE SKIP LOCKED \
-           LIMIT 1) \
-         RETURNING *",
-    )
-    .bind::<Text, _>(owner)
-    .bind::<BigInt, _>(millis(lease))
-    .bind::<Array<Text>, _>(kinds)
-    .get_result(conn)
-    .await
-    .optional()
+    const ABANDONED: &str = "state = 'running' AND lease_expires_at < now() \
+                             ORDER BY lease_expires_at";
+    const DUE: &str = "state = 'queued' AND run_at <= now() ORDER BY run_at, id";
+    for candidates in [ABANDONED, DUE] {
+        let claimed = diesel::sql_query(format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+               lease_expires_at = now() + make_interval(secs => $2::double precision / 1000), \
+               updated_at = now() \
+             WHERE id = (SELECT id FROM jobs WHERE kind = ANY($3) AND {candidates} \
+                         FOR UPDATE SKIP LOCKED LIMIT 1) \
+             RETURNING *"
+        ))
+        .bind::<Text, _>(owner)
+        .bind::<BigInt, _>(millis(lease))
+        .bind::<Array<Text>, _>(kinds)
+        .get_result(conn)
+        .await
+        .optional()?;
+        if claimed.is_some() {
+            return Ok(claimed);
+        }
+    }
+    Ok(None)
 }
 
 /// Extends the lease; false when `owner` no longer holds it (it expired and another worker

@@ -189,10 +189,20 @@ impl<H: JobHandler> JobWorker<H> {
         }
     }
 
+    /// Claims a job without waiting for its commit to reach the disk: a claim lost in a crash
+    /// only leaves the job queued, to be claimed again. (What a job does commits durably.)
     async fn claim(&self) -> Result<Option<DbJob>, crate::error::Error> {
         let mut conn = self.pool.get().await?;
         let lease = self.lease();
-        Ok(queue::claim(&mut conn, &self.owner, &[H::KIND.as_str()], lease).await?)
+        let owner = &self.owner;
+        Ok(conn
+            .transaction(async |conn| {
+                diesel::sql_query("SET LOCAL synchronous_commit = off")
+                    .execute(conn)
+                    .await?;
+                queue::claim(conn, owner, &[H::KIND.as_str()], lease).await
+            })
+            .await?)
     }
 
     fn lease(&self) -> Duration {

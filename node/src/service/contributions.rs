@@ -53,7 +53,7 @@ pub async fn create(
         .transaction(async |conn| {
             let job = jobs::enqueue(
                 conn,
-                JobKind::Extraction,
+                JobKind::EXTRACTION,
                 &ExtractionPayload { contribution: id },
                 max_attempts,
             )
@@ -172,7 +172,7 @@ pub async fn retry(
             // Its job was discarded: queue a new one.
             let job = jobs::enqueue(
                 conn,
-                JobKind::Extraction,
+                JobKind::EXTRACTION,
                 &ExtractionPayload { contribution: id },
                 max_attempts,
             )

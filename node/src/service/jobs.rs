@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::schema::{contributions, jobs as job_rows};
 use crate::domain::ContributionStatus;
 use crate::error::{Error, Result};
-use crate::jobs::{self, DbJob, JobKind, JobState};
+use crate::jobs::{self, DbJob, JobState};
 
 use super::contributions::set_status;
 
@@ -16,7 +16,7 @@ use super::contributions::set_status;
 pub async fn list(
     conn: &mut AsyncPgConnection,
     state: Option<JobState>,
-    kind: Option<JobKind>,
+    kind: Option<&str>,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<DbJob>> {
@@ -29,7 +29,7 @@ pub async fn list(
         query = query.filter(job_rows::state.eq(state.as_str()));
     }
     if let Some(kind) = kind {
-        query = query.filter(job_rows::kind.eq(kind.as_str()));
+        query = query.filter(job_rows::kind.eq(kind));
     }
     if let Some(before) = before {
         query = query.filter(job_rows::id.lt(before));
