@@ -39,6 +39,20 @@ async fn until_status(node: &TestNode, id: &str, status: &str) -> Value {
     .await
 }
 
+/// Sets or clears an artifact's `deleted_at` straight in the database, behind the back of the
+/// change log (and so of the search index).
+async fn set_deleted_behind_the_log(node: &TestNode, id: &str, deleted: bool) {
+    use diesel_async::RunQueryDsl;
+    let value = if deleted { "now()" } else { "NULL" };
+    let mut conn = node.database.connect().await;
+    diesel::sql_query(format!(
+        "UPDATE artifacts SET deleted_at = {value} WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
 fn ids(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -185,16 +199,7 @@ async fn a_result_that_cannot_be_written_lands_nothing_and_fails_after_its_attem
     node.settle().await;
     // Gone from the database behind the index's back: the extraction links to it, and its
     // write fails (a relationship to a deleted artifact) after the other units were written.
-    let mut conn = node.database.connect().await;
-    {
-        use diesel_async::RunQueryDsl;
-        diesel::sql_query(format!(
-            "UPDATE artifacts SET deleted_at = now() WHERE id = '{existing}'"
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
+    set_deleted_behind_the_log(&node, &existing, true).await;
     let before = node.count("artifacts").await;
     let id = contribute(
         &node,
@@ -258,15 +263,7 @@ async fn a_result_that_cannot_be_written_lands_nothing_and_fails_after_its_attem
     );
 
     // Retry: 409 while it is not failed; after a fix, it completes.
-    {
-        use diesel_async::RunQueryDsl;
-        diesel::sql_query(format!(
-            "UPDATE artifacts SET deleted_at = NULL WHERE id = '{existing}'"
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
+    set_deleted_behind_the_log(&node, &existing, false).await;
     let retried = node
         .post(&format!("/api/v1/contributions/{id}/retry"), json!({}))
         .await

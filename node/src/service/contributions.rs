@@ -51,13 +51,7 @@ pub async fn create(
         .filter(|author| !author.trim().is_empty());
     let row = conn
         .transaction(async |conn| {
-            let job = jobs::enqueue(
-                conn,
-                JobKind::EXTRACTION,
-                &ExtractionPayload { contribution: id },
-                max_attempts,
-            )
-            .await?;
+            let job = enqueue_extraction(conn, id, max_attempts).await?;
             let row: DbContribution = diesel::insert_into(contributions::table)
                 .values((
                     contributions::id.eq(id),
@@ -80,6 +74,16 @@ pub async fn create(
         artifacts: Vec::new(),
         relationships: Vec::new(),
     })
+}
+
+/// Queues the extraction job of contribution `id`, in the caller's transaction.
+async fn enqueue_extraction(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    max_attempts: u32,
+) -> diesel::QueryResult<Uuid> {
+    let payload = ExtractionPayload { contribution: id };
+    jobs::enqueue(conn, JobKind::EXTRACTION, &payload, max_attempts).await
 }
 
 fn change(row: &DbContribution, created: bool) -> ChangeEvent {
@@ -170,13 +174,7 @@ pub async fn retry(
         };
         if !queued {
             // Its job was discarded: queue a new one.
-            let job = jobs::enqueue(
-                conn,
-                JobKind::EXTRACTION,
-                &ExtractionPayload { contribution: id },
-                max_attempts,
-            )
-            .await?;
+            let job = enqueue_extraction(conn, id, max_attempts).await?;
             diesel::update(contributions::table.find(id))
                 .set(contributions::job_id.eq(job))
                 .execute(conn)
