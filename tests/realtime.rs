@@ -507,3 +507,37 @@ async fn sigterm_ends_open_streams_and_the_process() {
     assert!(stream.ends().await);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+#[tokio::test]
+async fn streams_beyond_the_limit_are_refused_with_503() {
+    let database = TestDatabase::new();
+    database.create().await;
+    let data_dir = std::env::temp_dir().join(format!("{}-limit", database.name));
+    let process = NodeProcess::start_with(
+        &database,
+        &data_dir,
+        &[
+            // A closed stream is noticed at its next write: a heartbeat each second.
+            ("KGNODE_REALTIME__MAX_SUBSCRIBERS", "1"),
+            ("KGNODE_REALTIME__HEARTBEAT_SECS", "1"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/events", process.base);
+    let mut first = EventStream::from_response(client.get(&url).send().await.unwrap()).await;
+    first.until_ready().await;
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_subscribers");
+    // The slot is free again once the first stream is closed.
+    drop(first);
+    crate::harness::eventually("a free slot", || async {
+        let response = client.get(&url).send().await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+    drop(process);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
