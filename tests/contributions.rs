@@ -360,6 +360,26 @@ fn numbered_talk(n: usize) -> String {
     )
 }
 
+/// Posts [`numbered_talk`] `n` to convergence `slug` of the node at `base`; returns its id.
+async fn post_numbered(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    slug: &str,
+    n: usize,
+) -> String {
+    let response = client
+        .post(format!("{base}/api/v1/convergences/{slug}/contributions"))
+        .bearer_auth(token)
+        .json(&json!({"text": numbered_talk(n)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
 /// Every contribution is complete and holds exactly its four artifacts.
 async fn all_complete_once(base: &str, token: &str, ids: &[String], database: &TestDatabase) {
     let client = reqwest::Client::new();
@@ -431,23 +451,7 @@ async fn a_crash_mid_extraction_loses_and_duplicates_nothing() {
     assert_eq!(response.status(), 201);
     let mut ids = Vec::new();
     for n in 0..200 {
-        let response = client
-            .post(format!(
-                "{}/api/v1/convergences/crash/contributions",
-                node.base
-            ))
-            .bearer_auth(&token)
-            .json(&json!({"text": numbered_talk(n)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-        ids.push(
-            response.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(post_numbered(&client, &node.base, &token, "crash", n).await);
     }
     // Kill it while extractions run (some complete, some not).
     let last = ids.last().unwrap().clone();
@@ -480,21 +484,7 @@ async fn two_processes_share_the_queue_and_run_each_job_once() {
     let mut ids = Vec::new();
     for n in 0..60 {
         let base = if n % 2 == 0 { &node.base } else { &sibling };
-        let response = node
-            .client
-            .post(format!("{base}/api/v1/convergences/shared/contributions"))
-            .bearer_auth(&node.admin_token)
-            .json(&json!({"text": numbered_talk(n)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 202);
-        ids.push(
-            response.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(post_numbered(&node.client, base, &node.admin_token, "shared", n).await);
     }
     all_complete_once(&node.base, &node.admin_token, &ids, &node.database).await;
 }

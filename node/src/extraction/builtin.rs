@@ -32,6 +32,15 @@ impl BuiltinExtractor {
     /// The extraction of `input`, synchronously.
     pub fn extract_now(&self, input: &ExtractionInput) -> Extraction {
         let texts = split_units(&input.text);
+        // The existing names' stems, once for every unit.
+        let existing: Vec<(String, &String)> = input
+            .dimensions
+            .iter()
+            .filter_map(|name| {
+                let stem = key_terms(name, self.language).into_iter().next()?.stem;
+                Some((stem, name))
+            })
+            .collect();
         let units: Vec<Unit> = texts
             .iter()
             .map(|text| Unit {
@@ -42,7 +51,7 @@ impl BuiltinExtractor {
                 } else {
                     String::new()
                 },
-                dimensions: self.tags_of(text, &input.dimensions),
+                dimensions: self.tags_of(text, &existing),
             })
             .collect();
         let links = link_units(&texts, &units);
@@ -51,18 +60,11 @@ impl BuiltinExtractor {
 
     /// The unit's most frequent key terms, named as the convergence's existing dimensions when
     /// one has the same stem; weights from frequency, in [0.5, 1].
-    fn tags_of(&self, text: &str, existing: &[String]) -> Vec<(String, f64)> {
+    fn tags_of(&self, text: &str, existing_stems: &[(String, &String)]) -> Vec<(String, f64)> {
         let terms = key_terms(text, self.language);
         let Some(top) = terms.first().map(|term| term.count) else {
             return Vec::new();
         };
-        let existing_stems: Vec<(String, &String)> = existing
-            .iter()
-            .filter_map(|name| {
-                let stem = key_terms(name, self.language).into_iter().next()?.stem;
-                Some((stem, name))
-            })
-            .collect();
         let mut tags: Vec<(String, f64)> = Vec::new();
         for term in terms.iter().take(TAGS_PER_UNIT) {
             let name = existing_stems
