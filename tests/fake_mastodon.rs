@@ -1,8 +1,9 @@
 //! A stand-in for a Mastodon server on loopback: one `Person` actor (`alice`) with its own RSA
-//! key, served the way Mastodon serves it, an inbox that records every activity it receives,
-//! and signed sending and fetching through the activitypub_federation crate — the same
+//! key, served the way Mastodon serves it, an inbox that records every activity it accepts (and
+//! answers with scripted error statuses first, when told to), and signed sending and fetching through the activitypub_federation crate — the same
 //! HTTP-signature code other fediverse servers interoperate with.
 
+use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,7 @@ pub struct FakeMastodon {
     pub base: String,
     alice: Alice,
     received: Arc<Mutex<Vec<Value>>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
     handle: actix_web::dev::ServerHandle,
     config: FederationConfig<()>,
 }
@@ -125,13 +127,22 @@ impl FakeMastodon {
         };
         let document = person_document(&base, &alice.public_key_pem);
         let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let answers: Arc<Mutex<VecDeque<u16>>> = Arc::default();
         let inbox_log = received.clone();
+        let scripted = answers.clone();
         let server = HttpServer::new(move || {
             let document = document.clone();
             let log = inbox_log.clone();
+            let scripted = scripted.clone();
             let record = move |body: web::Bytes| {
                 let log = log.clone();
+                let next = scripted.lock().expect("answers").pop_front();
                 async move {
+                    if let Some(status) = next {
+                        let status = actix_web::http::StatusCode::from_u16(status).expect("status");
+                        return HttpResponse::build(status)
+                            .json(json!({"error": format!("scripted answer {status}")}));
+                    }
                     if let Ok(value) = serde_json::from_slice::<Value>(&body) {
                         log.lock().expect("log").push(value);
                     }
@@ -172,6 +183,7 @@ impl FakeMastodon {
             base,
             alice,
             received,
+            answers,
             handle,
             config,
         }
@@ -212,9 +224,28 @@ impl FakeMastodon {
         .object
     }
 
+    /// Makes the inboxes answer the next deliveries with `statuses`, one each, in order, before
+    /// they accept again.
+    pub fn answer_next(&self, statuses: &[u16]) {
+        self.answers
+            .lock()
+            .expect("answers")
+            .extend(statuses.iter().copied());
+    }
+
     /// Everything the inboxes received so far.
     fn received(&self) -> Vec<Value> {
         self.received.lock().expect("log").clone()
+    }
+
+    /// The names of the Articles announced to the inboxes so far, in order of arrival.
+    pub fn announced_names(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|activity| activity["type"] == "Announce")
+            .filter_map(|activity| activity["object"]["object"]["name"].as_str())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The first activity of type `kind` the inboxes received, once there is one.

@@ -667,18 +667,10 @@ async fn a_renamed_convergence_updates_its_mirrors() {
         .expect(403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
-    let node = spawn_node().await;
-    node.convergence("ideas", "public").await;
-    let mastodon = FakeMastodon::start().await;
-    let group = format!("{}/c/ideas", node.base);
-
-    // Authorized fetch: a signed GET without a Digest header.
-    let fetched = mastodon.signed_get(&group).await;
-    assert_eq!(fetched["type"], "Group");
-
-    // A Follow shaped as Mastodon sends it (an id without a path hierarchy, a Person actor).
+/// Alice follows the convergence `slug` with a Follow shaped as Mastodon sends it (an id
+/// without a path hierarchy, a Person actor); returns the Follow's id once it is accepted.
+async fn mastodon_follows(node: &TestNode, mastodon: &FakeMastodon, slug: &str) -> String {
+    let group = format!("{}/c/{slug}", node.base);
     let follow_id = format!("{}/{}", mastodon.base, uuid::Uuid::new_v4());
     mastodon
         .send(
@@ -695,6 +687,95 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     let accept = mastodon.first_received("Accept").await;
     assert_eq!(accept["actor"], group);
     assert_eq!(accept["object"]["id"], follow_id);
+    follow_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_answering_401_then_503_gets_everything_and_a_400_is_recorded() {
+    let node = spawn_node().await;
+    node.convergence("ideas", "public").await;
+    let mastodon = FakeMastodon::start().await;
+    mastodon_follows(&node, &mastodon, "ideas").await;
+
+    // A receiver that cannot check our key yet answers 401, then it is busy: both are retried
+    // until it accepts.
+    mastodon.answer_next(&[401, 401, 503]);
+    for title in ["First", "Second", "Third"] {
+        node.artifact("ideas", json!({"kind": "idea", "title": title}))
+            .await;
+    }
+    eventually("every Announce to reach Alice", || async {
+        let names = mastodon.announced_names();
+        ["First", "Second", "Third"]
+            .iter()
+            .all(|title| names.iter().any(|name| name == title))
+            .then_some(())
+    })
+    .await;
+    wait_for_empty_queue(&node, "the queue to drain").await;
+    let overview = node
+        .get_as("/api/v1/admin/federation", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(overview.body["total_parked"], 0, "{}", overview.body);
+
+    // A 400 would be the same answer every time: parked at once with the peer's status and
+    // answer, where the administrator sees it, and the next activity is delivered.
+    mastodon.answer_next(&[400]);
+    node.artifact("ideas", json!({"kind": "idea", "title": "Refused"}))
+        .await;
+    let parked = eventually("the refused Announce to be parked", || async {
+        let parked = node
+            .get_as("/api/v1/admin/federation/parked", As::Admin)
+            .await
+            .expect(200);
+        parked.body["items"].get(0).cloned()
+    })
+    .await;
+    assert_eq!(parked["status"], 400, "{parked}");
+    assert_eq!(parked["attempts"], 1, "{parked}");
+    assert_eq!(parked["type"], "Announce", "{parked}");
+    let error = parked["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("scripted answer 400"), "{parked}");
+    node.artifact("ideas", json!({"kind": "idea", "title": "After"}))
+        .await;
+    eventually("the next Announce to reach Alice", || async {
+        mastodon
+            .announced_names()
+            .contains(&"After".to_owned())
+            .then_some(())
+    })
+    .await;
+    assert!(!mastodon.announced_names().contains(&"Refused".to_owned()));
+    let overview = node
+        .get_as("/api/v1/admin/federation", As::Admin)
+        .await
+        .expect(200);
+    assert_eq!(overview.body["total_parked"], 1, "{}", overview.body);
+    let peers = overview.body["peers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let peer = peers.iter().find(|peer| peer["inbox"] == parked["inbox"]);
+    assert_eq!(
+        peer.map(|peer| &peer["parked"]),
+        Some(&json!(1)),
+        "{peers:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
+    let node = spawn_node().await;
+    node.convergence("ideas", "public").await;
+    let mastodon = FakeMastodon::start().await;
+    let group = format!("{}/c/ideas", node.base);
+
+    // Authorized fetch: a signed GET without a Digest header.
+    let fetched = mastodon.signed_get(&group).await;
+    assert_eq!(fetched["type"], "Group");
+
+    let follow_id = mastodon_follows(&node, &mastodon, "ideas").await;
 
     node.artifact("ideas", json!({"kind": "idea", "title": "Hello fediverse"}))
         .await;

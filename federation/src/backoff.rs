@@ -2,9 +2,10 @@
 //!
 //! A failed delivery to an inbox is retried after `base · 2^(failures-1)`, at most `cap`. With a
 //! cap of a minute, a peer that comes back after an outage of any length gets its backlog within
-//! a minute; retries go on as long as the peer stays followed (well past 24 hours).
+//! a minute; retries go on as long as the peer stays followed (well past 24 hours). A server
+//! that names its own pause (`Retry-After`) gets at least that ([`retry_after`]).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Delay policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +27,38 @@ impl Backoff {
     }
 }
 
+/// The pause a server asks for in a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or
+/// an HTTP-date, measured from `now`. `None` when the value is neither; a date already past is
+/// no pause.
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
 
     #[test]
     fn doubles_then_caps() {

@@ -191,6 +191,7 @@ diesel::table! {
         attempts -> Int4,
         last_error -> Text,
         parked_at -> Timestamptz,
+        status -> Nullable<Int4>,
     }
 }
 

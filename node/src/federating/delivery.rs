@@ -5,10 +5,14 @@
 //! has been served: a worker claims a due inbox (a lease, so that several node processes on one
 //! database never deliver twice at once), sends its pending activities in order (one at a time,
 //! or `federation.deliveries_in_flight` overlapping), and moves the mark over the successes.
-//! A failure backs off exponentially ([`kg_federation::backoff`]). A peer that does not answer
-//! is waited for without end; an activity that a peer answers with an error status
-//! `federation.park_after_refusals` times in a row is parked ([`super::parked`]) and the queue
-//! moves on. Nothing is lost on restart: the queue is only PostgreSQL.
+//! A failure backs off exponentially ([`kg_federation::backoff`]), or as long as the peer's
+//! `Retry-After` asks. A peer that does not answer is waited for without end; an activity that
+//! a peer answers with a status that may change (401, 403, 408, 425, 5xx) is retried, and
+//! parked ([`super::parked`]) after `federation.park_after_refusals` such answers in a row; one
+//! it answers with a status that will not change (400, 404, 410, 422, ...; see
+//! [`super::answers`]) is parked at once with that status. Either way the queue moves on, and
+//! the mark never passes an activity that was neither delivered nor recorded as parked.
+//! Nothing is lost on restart: the queue is only PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -24,6 +28,7 @@ use diesel::sql_types::{BigInt, Integer, Interval, Text};
 use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
 use kg_federation::backoff::Backoff;
+use reqwest_middleware::reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
@@ -33,15 +38,18 @@ use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
 use super::FederationContext;
 use super::actors::{ActorRecord, find_local_actor};
+use super::answers::{Refused, Verdict};
 use super::backfill;
 use super::error::FederationError;
-use super::parked::park;
+use super::parked::{Failure, park};
 
 /// A claimed inbox is left alone by other workers for this long without progress (each batch
 /// renews it; a stopping node hands its leases back).
 const LEASE: Duration = Duration::from_secs(15);
 /// Activities read per query.
 const BATCH: i64 = 50;
+/// A `Retry-After` is honoured up to this long (a peer asking for days is retried sooner).
+const LONGEST_ASKED_PAUSE: Duration = Duration::from_secs(3600);
 
 /// A queued activity as the sending layer wants it: serialised as stored.
 #[derive(Debug, Clone, Serialize)]
@@ -258,7 +266,6 @@ impl InboxWorker {
             // order, so the mark only ever covers a contiguous run of successes. It moves once
             // per batch: after a crash at most one batch is sent again, and receivers ignore
             // activities they have already applied.
-            let before = mark;
             let in_flight = data.settings.deliveries_in_flight.max(1);
             let sends: Vec<_> = pending
                 .iter()
@@ -268,18 +275,33 @@ impl InboxWorker {
                 })
                 .collect();
             let mut results = futures_util::stream::iter(sends).buffered(in_flight);
+            let mut failure = None;
             while let Some((id, outcome)) = results.next().await {
-                if let Err(error) = outcome {
-                    drop(results);
-                    let progressed = mark > before;
-                    if progressed {
-                        self.delivered(mark).await?;
+                match outcome {
+                    Ok(()) => mark = id,
+                    Err(error) => {
+                        failure = Some((id, error));
+                        break;
                     }
-                    return self.failed(id, &error, progressed).await;
                 }
-                mark = id;
             }
-            self.delivered(mark).await?;
+            drop(results);
+            let progressed = mark > self.claimed.delivered_through;
+            if progressed {
+                self.delivered(mark).await?;
+            }
+            let Some((id, error)) = failure else {
+                continue;
+            };
+            match Verdict::of(&error) {
+                Verdict::Permanent { status } => {
+                    self.given_up(id, status, &error, progressed).await?;
+                    mark = id;
+                }
+                Verdict::Retry { refused, after } => {
+                    return self.failed(id, &error, progressed, refused, after).await;
+                }
+            }
         }
     }
 
@@ -309,38 +331,69 @@ impl InboxWorker {
         Ok(())
     }
 
-    /// Records the failure to deliver `activity`, the head of the queue (the counts restart
-    /// when this drain delivered something first), and parks it once the peer has refused it
-    /// often enough.
+    /// Consecutive failures and refusals of the head of the queue so far: restarted when this
+    /// drain moved the mark (the head is another activity now).
+    fn head_counts(&self, progressed: bool) -> (i32, i32) {
+        if progressed {
+            (0, 0)
+        } else {
+            (self.claimed.failures, self.claimed.refusals)
+        }
+    }
+
+    /// Parks `activity`, which the peer cannot accept however often it is sent, with the
+    /// status it answered.
+    async fn given_up(
+        &self,
+        activity: i64,
+        status: Option<StatusCode>,
+        error: &FederationError,
+        progressed: bool,
+    ) -> Result<(), FederationError> {
+        let (failures, _) = self.head_counts(progressed);
+        let message = excerpt(error);
+        tracing::warn!(inbox = %self.claimed.inbox, activity, ?status, error = %message, "activity parked: the peer cannot accept it");
+        let mut conn = self.config.pool.get().await?;
+        let failure = Failure {
+            attempts: failures.saturating_add(1),
+            status: status.map(|status| i32::from(status.as_u16())),
+            error: &message,
+        };
+        park(&mut conn, &self.claimed.inbox, activity, &failure).await
+    }
+
+    /// Records the failure to deliver `activity`, the head of the queue, and parks it once the
+    /// peer has refused it often enough; otherwise schedules the next attempt.
     async fn failed(
         &self,
         activity: i64,
         error: &FederationError,
         progressed: bool,
+        refused: bool,
+        asked_pause: Option<Duration>,
     ) -> Result<(), FederationError> {
         let settings = &self.config.settings;
-        let (failures, refusals) = if progressed {
-            (0, 0)
-        } else {
-            (self.claimed.failures, self.claimed.refusals)
-        };
+        let (failures, refusals) = self.head_counts(progressed);
         let failures = failures.saturating_add(1);
-        let refusals = if is_refusal(error) {
-            refusals.saturating_add(1)
-        } else {
-            refusals
-        };
-        let message: String = error.to_string().chars().take(1000).collect();
+        let refusals = refusals.saturating_add(i32::from(refused));
+        let message = excerpt(error);
         let mut conn = self.config.pool.get().await?;
         if u32::try_from(refusals).unwrap_or(0) >= settings.park_after_refusals.max(1) {
             tracing::warn!(inbox = %self.claimed.inbox, activity, refusals, error = %message, "activity parked: the peer keeps refusing it");
-            return park(&mut conn, &self.claimed.inbox, activity, refusals, &message).await;
+            let failure = Failure {
+                attempts: refusals,
+                status: Refused::of(error).map(|refused| i32::from(refused.status.as_u16())),
+                error: &message,
+            };
+            return park(&mut conn, &self.claimed.inbox, activity, &failure).await;
         }
         let backoff = Backoff {
             base: Duration::from_millis(settings.retry_base_ms),
             cap: Duration::from_secs(settings.retry_max_secs),
         };
-        let delay = backoff.delay(u32::try_from(failures).unwrap_or(u32::MAX));
+        let delay = backoff
+            .delay(u32::try_from(failures).unwrap_or(u32::MAX))
+            .max(asked_pause.unwrap_or_default().min(LONGEST_ASKED_PAUSE));
         tracing::warn!(inbox = %self.claimed.inbox, failures, refusals, retry_in = ?delay, error = %message, "delivery failed");
         diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
             .set((
@@ -356,17 +409,9 @@ impl InboxWorker {
     }
 }
 
-/// Whether the peer answered the delivery with an error status that sending the same activity
-/// again keeps getting (5xx, 408), as opposed to not answering at all (connection refused,
-/// timeout) or asking to slow down (429). activitypub_federation reports an answered failure
-/// only as text: "... failure with status {status}: {body}".
-fn is_refusal(error: &FederationError) -> bool {
-    match error {
-        FederationError::Protocol(activitypub_federation::error::Error::Other(text)) => {
-            text.contains("failure with status") && !text.contains("status 429")
-        }
-        _ => false,
-    }
+/// A failure as stored for the administrator: bounded in length.
+fn excerpt(error: &FederationError) -> String {
+    error.to_string().chars().take(1000).collect()
 }
 
 /// Loads the local actor at `path` into `actors` (cached for one drain; `None` once gone).
@@ -383,18 +428,20 @@ async fn cache_actor(
     Ok(())
 }
 
-/// Signs `activity` with its actor's key (from `actors`) and posts it to `inbox`; returns its
-/// queue id once delivered. A refusal by the peer (4xx other than 408/429) counts as delivered:
-/// sending it again would not change the answer.
+/// Signs `activity` with its actor's key (from `actors`) and posts it to `inbox`. Any answer
+/// but a 2xx is an error ([`super::answers`]); an activity whose actor is gone cannot be signed
+/// and fails as invalid (recorded, not retried).
 async fn send(
     data: &Data<FederationContext>,
     actors: &HashMap<String, Option<ActorRecord>>,
     inbox: &Url,
     activity: &Pending,
-) -> Result<i64, FederationError> {
+) -> Result<(), FederationError> {
     let Some(Some(actor)) = actors.get(&activity.actor_path) else {
-        tracing::info!(activity = %activity.activity_url, "its actor is gone; not sent");
-        return Ok(activity.id);
+        return Err(FederationError::Invalid(format!(
+            "its actor {} no longer exists on this node",
+            activity.actor_path
+        )));
     };
     let queued = QueuedActivity {
         payload: activity.payload.clone(),
@@ -406,5 +453,5 @@ async fn send(
     for task in tasks {
         task.sign_and_send(data).await?;
     }
-    Ok(activity.id)
+    Ok(())
 }

@@ -7,11 +7,13 @@
 //!   into queued activities;
 //! - [`backfill`]: a new follower is sent what the convergence already held;
 //! - [`delivery`]: the persisted queue's workers (per-inbox order, exponential backoff);
+//! - [`answers`]: what a peer's answer to a delivery means (retry, or a recorded failure);
 //! - [`admin`]: following remote convergences, the queue's state, the block list;
 //! - [`routes`]: the HTTP endpoints (WebFinger, NodeInfo, actors, objects, inboxes, admin).
 
 pub mod actors;
 pub mod admin;
+pub mod answers;
 pub mod backfill;
 pub mod delivery;
 pub mod error;
@@ -168,7 +170,11 @@ pub async fn federation_config(
         .domain(domain)
         .debug(settings.allow_local_network)
         .allow_http_urls(settings.allow_local_network)
-        .client(reqwest_middleware::ClientWithMiddleware::from(client))
+        .client(
+            reqwest_middleware::ClientBuilder::new(client)
+                .with(answers::AnswersAsErrors)
+                .build(),
+        )
         .request_timeout(timeout)
         .url_verifier(Box::new(BlockList {
             pool: context.pool.clone(),

@@ -1,5 +1,6 @@
-//! Activities a peer kept refusing, set aside so that its queue moves on: parked by the
-//! delivery queue, listed, retried or discarded by the administrator.
+//! Activities a peer refused for good or kept refusing, set aside so that its queue moves on:
+//! parked by the delivery queue with the peer's answer, listed, retried or discarded by the
+//! administrator.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -11,27 +12,44 @@ use crate::db::schema::{federation_activities, federation_deliveries, federation
 
 use super::error::FederationError;
 
-/// Parks `activity` for `inbox` after `attempts` refusals, and moves the inbox's mark past it,
-/// in one transaction: the next drain starts with the activity after it.
+/// Why an activity is parked.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// Attempts made (refusals in a row, or 1 for an answer that would not change).
+    pub attempts: i32,
+    /// The status the peer last answered, when it answered.
+    pub status: Option<i32>,
+    /// The last failure, with the start of the peer's answer.
+    pub error: &'a str,
+}
+
+/// Parks `activity` for `inbox`, and moves the inbox's mark past it, in one transaction: the
+/// next drain starts with the activity after it.
 pub async fn park(
     conn: &mut AsyncPgConnection,
     inbox: &str,
     activity: i64,
-    attempts: i32,
-    error: &str,
+    failure: &Failure<'_>,
 ) -> Result<(), FederationError> {
+    let Failure {
+        attempts,
+        status,
+        error,
+    } = *failure;
     conn.transaction(async |conn| {
         diesel::insert_into(federation_parked::table)
             .values((
                 federation_parked::inbox.eq(inbox),
                 federation_parked::activity_id.eq(activity),
                 federation_parked::attempts.eq(attempts),
+                federation_parked::status.eq(status),
                 federation_parked::last_error.eq(error),
             ))
             .on_conflict((federation_parked::inbox, federation_parked::activity_id))
             .do_update()
             .set((
                 federation_parked::attempts.eq(attempts),
+                federation_parked::status.eq(status),
                 federation_parked::last_error.eq(error),
                 federation_parked::parked_at.eq(Utc::now()),
             ))
@@ -66,8 +84,12 @@ pub struct ParkedActivity {
     /// Its ActivityStreams type (`Announce`, `Follow`, ...).
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// Refusals in a row before it was parked.
+    /// Attempts before it was parked: refusals in a row, or 1 for an answer that would not
+    /// change (400, 404, 410, 422, ...).
     pub attempts: i32,
+    /// The HTTP status the peer last answered (`null` when it could not be sent at all, e.g.
+    /// its actor was deleted).
+    pub status: Option<i32>,
     /// The peer's last answer.
     pub last_error: String,
     /// When it was parked.
@@ -92,6 +114,7 @@ pub async fn list_parked(
                 .retrieve_as_text("type")
                 .nullable(),
             federation_parked::attempts,
+            federation_parked::status,
             federation_parked::last_error,
             federation_parked::parked_at,
         ))

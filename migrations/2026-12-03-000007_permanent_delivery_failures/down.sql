@@ -1,0 +1,1 @@
+ALTER TABLE federation_parked DROP COLUMN status;
