@@ -11,7 +11,7 @@ const TALK: &str = "How do we keep the gardens watered in August? We should buil
                     on every shed. Rain barrels work because the shed roofs are large. \
                     Data shows 40% of tap water goes to gardens in summer.";
 
-async fn contribute(node: &TestNode, slug: &str, body: Value) -> String {
+pub async fn contribute(node: &TestNode, slug: &str, body: Value) -> String {
     let reply = node
         .post(&format!("/api/v1/convergences/{slug}/contributions"), body)
         .await
@@ -27,7 +27,7 @@ async fn contribute(node: &TestNode, slug: &str, body: Value) -> String {
 }
 
 /// Waits until the contribution's status is `status`; returns it.
-async fn until_status(node: &TestNode, id: &str, status: &str) -> Value {
+pub async fn until_status(node: &TestNode, id: &str, status: &str) -> Value {
     eventually(&format!("contribution {id} to be {status}"), || async {
         let body = node
             .get_as(&format!("/api/v1/contributions/{id}"), As::Admin)

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use kgnode::auth::create_token;
@@ -98,7 +98,12 @@ pub struct TestNode {
     pub database: TestDatabase,
     pub data_dir: PathBuf,
     server: Option<RunningServer>,
+    /// Changes to [`test_settings`] this node starts with (kept across restarts).
+    configure: Configure,
 }
+
+/// Changes a test makes to a node's settings.
+pub type Configure = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 
 /// The server task of a node and the handle that stops it.
 struct RunningServer {
@@ -136,21 +141,19 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings
 }
 
-/// Starts a node on a random port; returns its base URL and running server.
-async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> (String, RunningServer) {
-    start_on(database, data_dir, 0).await
-}
-
-/// Starts a node on `port` (0: a free one); returns its base URL and running server.
+/// Starts a node on `port` (0: a free one) with [`test_settings`] changed by `configure`;
+/// returns its base URL and running server.
 async fn start_on(
     database: &TestDatabase,
     data_dir: &std::path::Path,
     port: u16,
+    configure: &Configure,
 ) -> (String, RunningServer) {
     init_test_logging();
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
     let port = listener.local_addr().expect("address").port();
-    let settings = test_settings(database, port, data_dir);
+    let mut settings = test_settings(database, port, data_dir);
+    configure(&mut settings);
     let app = Application::build_on(settings, listener)
         .await
         .expect("node starts");
@@ -174,9 +177,17 @@ async fn wait_until_ready(base: &str) {
 
 /// Starts a node with a fresh database and a node-wide token.
 pub async fn spawn_node() -> TestNode {
+    spawn_node_with(|_| {}).await
+}
+
+/// [`spawn_node`] with [`test_settings`] changed by `configure`.
+pub async fn spawn_node_with(
+    configure: impl Fn(&mut Settings) + Send + Sync + 'static,
+) -> TestNode {
+    let configure: Configure = Arc::new(configure);
     let database = TestDatabase::new();
     let data_dir = std::env::temp_dir().join(&database.name);
-    let (base, server) = start(&database, &data_dir).await;
+    let (base, server) = start_on(&database, &data_dir, 0, &configure).await;
     let mut conn = database.connect().await;
     let (_, admin_token) = create_token(&mut conn, None, "tests").await.expect("token");
     TestNode {
@@ -186,6 +197,7 @@ pub async fn spawn_node() -> TestNode {
         database,
         data_dir,
         server: Some(server),
+        configure,
     }
 }
 
@@ -197,7 +209,7 @@ impl TestNode {
             self.database.name,
             uuid::Uuid::new_v4().simple()
         ));
-        let (base, server) = start(&self.database, &data_dir).await;
+        let (base, server) = start_on(&self.database, &data_dir, 0, &self.configure).await;
         (
             base,
             RunningServerGuard {
@@ -228,7 +240,7 @@ impl TestNode {
     pub async fn restart(&mut self) {
         let port = self.port();
         self.stop().await;
-        let (base, server) = start_on(&self.database, &self.data_dir, port).await;
+        let (base, server) = start_on(&self.database, &self.data_dir, port, &self.configure).await;
         self.base = base;
         self.server = Some(server);
     }

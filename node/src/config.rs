@@ -62,6 +62,9 @@ pub struct JobSettings {
 pub enum ExtractorChoice {
     /// Offline and deterministic: sentence cues and key terms.
     Builtin,
+    /// A language model behind an OpenAI-compatible chat-completions API
+    /// (`extraction.openai`).
+    Openai,
 }
 
 /// Extraction settings.
@@ -75,6 +78,26 @@ pub struct ExtractionSettings {
     pub duplicate_similarity: f64,
     /// Key-term overlap from which a unit is linked (`relates_to`) to an existing artifact.
     pub related_similarity: f64,
+    /// The model server, for `extractor = "openai"`.
+    pub openai: OpenAiSettings,
+}
+
+/// An OpenAI-compatible chat-completions server (OpenAI, or a local vLLM, llama.cpp, Ollama).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiSettings {
+    /// The API's base URL; requests go to `{base_url}/chat/completions`.
+    pub base_url: Url,
+    /// The model asked.
+    pub model: String,
+    /// The environment variable holding the API key.
+    pub api_key_env: String,
+    /// A file holding the API key (read at start; wins over the variable).
+    pub api_key_file: Option<PathBuf>,
+    /// Seconds one request may take before the attempt fails (and is retried).
+    pub timeout_secs: u64,
+    /// Longest answer asked for, in tokens.
+    pub max_tokens: u32,
 }
 
 /// Event-stream settings.

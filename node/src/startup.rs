@@ -49,6 +49,9 @@ pub enum StartupError {
     /// Federation could not be set up (keys, HTTP client).
     #[error(transparent)]
     Federation(#[from] FederationError),
+    /// The extractor could not be set up (its API key file, its HTTP client).
+    #[error(transparent)]
+    Extraction(#[from] crate::extraction::OpenAiSetupError),
     /// The listen address could not be bound.
     #[error("cannot listen on {address} (http.bind): {source}")]
     Bind {
@@ -129,7 +132,7 @@ impl Application {
             kg_search::parse_language(&settings.search.language).map_err(IndexingError::Search)?;
         let extraction = start_jobs(
             &settings,
-            ExtractionHandler::new(&settings.extraction, index.clone(), language),
+            ExtractionHandler::new(&settings.extraction, index.clone(), language)?,
         )?;
         let mut projections = Projections::default();
         projections.add("search", &search);

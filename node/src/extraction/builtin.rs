@@ -283,6 +283,7 @@ mod tests {
         BuiltinExtractor::new(Language::English).extract_now(&ExtractionInput {
             text: text.to_owned(),
             dimensions: dimensions.iter().map(|d| (*d).to_owned()).collect(),
+            existing: Vec::new(),
         })
     }
 

@@ -13,6 +13,18 @@ pub struct ExtractionInput {
     pub text: String,
     /// The convergence's dimension names, most used first: extractors prefer them to new ones.
     pub dimensions: Vec<String>,
+    /// Existing artifacts of the convergence that the text may be about (found through the
+    /// search index), which links may name.
+    pub existing: Vec<Candidate>,
+}
+
+/// An existing artifact found for a contribution or a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its id.
+    pub id: Uuid,
+    /// Its title.
+    pub title: String,
 }
 
 /// One future artifact.

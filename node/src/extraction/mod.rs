@@ -5,6 +5,7 @@
 
 mod builtin;
 mod extractor;
+mod openai;
 mod resolution;
 
 use std::collections::HashMap;
@@ -27,13 +28,18 @@ use crate::service::contributions::{ExtractionPayload, set_status};
 use crate::service::convergences::find_by_id;
 
 pub use builtin::BuiltinExtractor;
-pub use extractor::{End, Extraction, ExtractionInput, Extractor, Link, Unit};
-use resolution::{Candidate, Resolved, Thresholds, resolve};
+pub use extractor::{Candidate, End, Extraction, ExtractionInput, Extractor, Link, Unit};
+pub use openai::{OpenAiExtractor, OpenAiSetupError};
+use resolution::{Resolved, Thresholds, resolve};
 
 /// Existing dimension names an extractor is shown.
 const DIMENSIONS_SHOWN: i64 = 50;
 /// Existing artifacts looked at per unit.
 const CANDIDATES_PER_UNIT: usize = 5;
+/// Existing artifacts an extractor is shown for a whole contribution...
+const CANDIDATES_SHOWN: usize = 20;
+/// ...found through this many of its most frequent key terms.
+const CONTRIBUTION_TERMS: usize = 12;
 
 /// Runs extraction jobs.
 pub struct ExtractionHandler {
@@ -45,11 +51,16 @@ pub struct ExtractionHandler {
 
 impl ExtractionHandler {
     /// The handler for `settings`, finding existing artifacts through `index`.
-    pub fn new(settings: &ExtractionSettings, index: SearchIndex, language: Language) -> Self {
+    pub fn new(
+        settings: &ExtractionSettings,
+        index: SearchIndex,
+        language: Language,
+    ) -> Result<Self, OpenAiSetupError> {
         let extractor: Box<dyn Extractor> = match settings.extractor {
             ExtractorChoice::Builtin => Box::new(BuiltinExtractor::new(language)),
+            ExtractorChoice::Openai => Box::new(OpenAiExtractor::new(&settings.openai)?),
         };
-        Self {
+        Ok(Self {
             extractor,
             index,
             language,
@@ -57,7 +68,42 @@ impl ExtractionHandler {
                 duplicate: settings.duplicate_similarity,
                 related: settings.related_similarity,
             },
+        })
+    }
+
+    /// Existing artifacts of `convergence` that may say what `text` says: those matching any
+    /// of its `terms` most frequent key terms, best first, at most `limit`.
+    fn similar(
+        &self,
+        convergence: Uuid,
+        text: &str,
+        terms: usize,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, JobError> {
+        let terms: Vec<String> = kg_search::key_terms(text, self.language)
+            .into_iter()
+            .take(terms)
+            .map(|term| term.word)
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut request = SearchRequest::new(terms.join(" OR "), Access::All);
+        request.convergence = Some(convergence);
+        request.limit = limit;
+        request.facets = false;
+        let results = self
+            .index
+            .search(&request)
+            .map_err(|error| JobError::new(format!("search index: {error}")))?;
+        Ok(results
+            .hits
+            .into_iter()
+            .map(|hit| Candidate {
+                id: hit.id,
+                title: hit.title,
+            })
+            .collect())
     }
 
     /// Existing artifacts of `convergence` that may say what each unit says.
@@ -68,31 +114,7 @@ impl ExtractionHandler {
     ) -> Result<Vec<Vec<Candidate>>, JobError> {
         units
             .iter()
-            .map(|unit| {
-                let terms: Vec<String> = kg_search::key_terms(&unit.title, self.language)
-                    .into_iter()
-                    .map(|term| term.word)
-                    .collect();
-                if terms.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut request = SearchRequest::new(terms.join(" OR "), Access::All);
-                request.convergence = Some(convergence);
-                request.limit = CANDIDATES_PER_UNIT;
-                request.facets = false;
-                let results = self
-                    .index
-                    .search(&request)
-                    .map_err(|error| JobError::new(format!("search index: {error}")))?;
-                Ok(results
-                    .hits
-                    .into_iter()
-                    .map(|hit| Candidate {
-                        id: hit.id,
-                        title: hit.title,
-                    })
-                    .collect())
-            })
+            .map(|unit| self.similar(convergence, &unit.title, usize::MAX, CANDIDATES_PER_UNIT))
             .collect()
     }
 }
@@ -131,6 +153,12 @@ impl JobHandler for ExtractionHandler {
         })
         .await?;
         let input = ExtractionInput {
+            existing: self.similar(
+                convergence.id,
+                &contribution.text,
+                CONTRIBUTION_TERMS,
+                CANDIDATES_SHOWN,
+            )?,
             text: contribution.text.clone(),
             dimensions: dimension_names(&mut conn, convergence.id).await?,
         };

@@ -9,16 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::RelationshipKind;
 
-use super::extractor::{End, Extraction, Link};
-
-/// An existing artifact found for a unit.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    /// Its id.
-    pub id: Uuid,
-    /// Its title.
-    pub title: String,
-}
+use super::extractor::{Candidate, End, Extraction, Link};
 
 /// The similarity thresholds, from `extraction.*`.
 #[derive(Debug, Clone, Copy)]
