@@ -495,6 +495,57 @@ async fn actors_answer_webfinger_nodeinfo_and_activity_json_and_private_ones_sta
     ))
     .await
     .expect(404);
+    assert_eq!(finger.header("access-control-allow-origin"), Some("*"));
+    // Authors and the node's own actor (by its host, without the port) resolve too, as
+    // Mastodon checks for every actor it meets; anything else is unknown, not malformed.
+    for (name, path, kind) in [
+        ("Ada", "/people/Ada", "Person"),
+        ("localhost", "/actor", "Application"),
+    ] {
+        let finger = node
+            .get(&format!(
+                "/.well-known/webfinger?resource=acct:{name}@{host}"
+            ))
+            .await
+            .expect(200);
+        let link = &finger.body["links"][0];
+        assert_eq!(
+            link["href"],
+            format!("{}{path}", node.base),
+            "{}",
+            finger.body
+        );
+        assert_eq!(
+            link["properties"]["https://www.w3.org/ns/activitystreams#type"],
+            kind
+        );
+        let actor = node.get(path).await.expect(200);
+        assert_eq!(actor.body["preferredUsername"], name);
+        let outbox = actor.body["outbox"]
+            .as_str()
+            .expect("every actor has an outbox");
+        let outbox = node.client.get(outbox).send().await.expect("outbox");
+        assert_eq!(outbox.status(), 200);
+        let outbox: Value = outbox.json().await.expect("json");
+        assert_eq!(outbox["type"], "OrderedCollection");
+        assert_eq!(outbox["totalItems"], if kind == "Person" { 1 } else { 0 });
+    }
+    for resource in [
+        format!("acct:nobody@{host}"),
+        "acct:ideas@elsewhere.example".to_owned(),
+        "https://elsewhere.example/users/x".to_owned(),
+    ] {
+        let unknown = node
+            .get(&format!("/.well-known/webfinger?resource={resource}"))
+            .await
+            .expect(404);
+        assert_eq!(unknown.header("access-control-allow-origin"), Some("*"));
+    }
+    let context = node.get("/ns/context.jsonld").await.expect(200);
+    assert_eq!(
+        context.body["@context"]["manuallyApprovesFollowers"]["@id"],
+        "as:manuallyApprovesFollowers"
+    );
 
     for accept in [
         ACTIVITY_JSON,

@@ -24,7 +24,13 @@ pub fn context_document() -> Value {
     json!({
         "@context": {
             "kg": NAMESPACE,
+            "as": "https://www.w3.org/ns/activitystreams#",
             "xsd": "http://www.w3.org/2001/XMLSchema#",
+            // Not in the ActivityStreams context document, though every actor uses it.
+            "manuallyApprovesFollowers": {
+                "@id": "as:manuallyApprovesFollowers",
+                "@type": "xsd:boolean"
+            },
             "artifactKind": {"@id": "kg:artifactKind"},
             "authorName": {"@id": "kg:authorName"},
             "dimensions": {"@id": "kg:dimensions", "@container": "@set"},

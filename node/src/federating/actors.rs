@@ -106,7 +106,7 @@ async fn local_actor(
             } else {
                 shared_inbox.clone()
             },
-            outbox: is_group.then(|| urls.url(&format!("{path}/outbox"))),
+            outbox: Some(urls.url(&format!("{path}/outbox"))),
             followers: is_group.then(|| urls.url(&format!("{path}/followers"))),
             endpoints: Some(Endpoints {
                 shared_inbox: Some(shared_inbox),
@@ -120,12 +120,18 @@ async fn local_actor(
     })
 }
 
+/// The `preferredUsername` of the node's `Application` actor: its host without the port, so
+/// that `acct:host@host[:port]` is a valid WebFinger name for it.
+pub fn node_actor_name(urls: &LocalUrls) -> String {
+    urls.base().host_str().unwrap_or_default().to_owned()
+}
+
 /// The node's own `Application` actor, which follows remote convergences.
 pub async fn node_actor(
     conn: &mut AsyncPgConnection,
     urls: &LocalUrls,
 ) -> Result<ActorRecord, FederationError> {
-    let name = kg_federation::origin::instance(urls.base()).unwrap_or_default();
+    let name = node_actor_name(urls);
     local_actor(
         conn,
         urls,

@@ -13,6 +13,7 @@ use activitypub_federation::fetch::webfinger::{
 use activitypub_federation::protocol::context::WithContext;
 use activitypub_federation::traits::Object;
 use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::dsl::{count_star, exists, sql};
@@ -33,7 +34,9 @@ use crate::db::{DbConvergence, DbRelationship};
 use crate::domain::Visibility;
 
 use super::FederationContext;
-use super::actors::{ActorRecord, federated_convergence, find_local_actor, node_actor};
+use super::actors::{
+    ActorRecord, federated_convergence, find_local_actor, node_actor, node_actor_name, person_actor,
+};
 use super::error::FederationError;
 use super::inbox::InboxActivity;
 use super::objects::{StoredArtifact, relationship_object};
@@ -51,15 +54,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_inbox_bytes: usize) {
     };
     cfg.service(inbox("/inbox"))
         .service(inbox("/c/{slug}/inbox"))
-        .route("/.well-known/webfinger", web::get().to(webfinger))
+        .service(
+            web::resource("/.well-known/webfinger")
+                // RFC 7033 §5: browsers' scripts may look names up too, errors included.
+                .wrap(DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")))
+                .route(web::get().to(webfinger)),
+        )
         .route("/.well-known/nodeinfo", web::get().to(nodeinfo_discovery))
         .route("/nodeinfo/2.1", web::get().to(nodeinfo))
         .route(CONTEXT_PATH, web::get().to(context))
         .route("/actor", web::get().to(get_actor))
+        .route("/actor/outbox", web::get().to(node_outbox))
         .route("/c/{slug}", web::get().to(get_actor))
         .route("/c/{slug}/outbox", web::get().to(outbox))
         .route("/c/{slug}/followers", web::get().to(followers))
         .route("/people/{name}", web::get().to(get_actor))
+        .route("/people/{name}/outbox", web::get().to(person_outbox))
         .route("/artifacts/{id}", web::get().to(get_artifact))
         .route("/relationships/{id}", web::get().to(get_relationship))
         .route("/activities/{id}", web::get().to(get_activity));
@@ -87,23 +97,27 @@ struct WebfingerQuery {
     resource: String,
 }
 
-/// `acct:slug@host` → the convergence's `Group`; `acct:host@host` → the node's actor.
+/// `acct:slug@host` → a convergence's `Group`; `acct:name@host` → an author's `Person` (a
+/// convergence wins over an author of the same name); `acct:host@host` (the node's host without
+/// its port) → the node's `Application`. Anything else is an unknown resource (404).
 async fn webfinger(query: web::Query<WebfingerQuery>, config: Config) -> Answer {
     let data = config.to_request_data();
-    let name = extract_webfinger_name(&query.resource, &data)
-        .map_err(|_| FederationError::Invalid(format!("unknown resource {}", query.resource)))?;
+    let unknown = || not_found(&format!("resource {}", query.resource));
+    let Ok(name) = extract_webfinger_name(&query.resource, &data) else {
+        return unknown();
+    };
     let mut conn = data.pool.get().await?;
-    let instance = kg_federation::origin::instance(data.urls.base()).unwrap_or_default();
-    let (url, kind) = if name == instance {
+    let (url, kind) = if name == node_actor_name(&data.urls) {
         (data.urls.url(super::urls::NODE_ACTOR_PATH), "Application")
+    } else if let Some(convergence) = federated_convergence(&mut conn, name).await? {
+        (
+            data.urls.url(&LocalUrls::group_path(&convergence.slug)),
+            "Group",
+        )
+    } else if let Some(person) = person_actor(&mut conn, &data.urls, name).await? {
+        (person.url().clone(), "Person")
     } else {
-        match federated_convergence(&mut conn, name).await? {
-            Some(convergence) => (
-                data.urls.url(&LocalUrls::group_path(&convergence.slug)),
-                "Group",
-            ),
-            None => return not_found(&format!("account {}", query.resource)),
-        }
+        return unknown();
     };
     let mut document =
         build_webfinger_response_with_type(query.resource.clone(), vec![(url, Some(kind))]);
@@ -267,13 +281,46 @@ async fn outbox(path: web::Path<String>, config: Config) -> Answer {
         .count()
         .get_result(&mut conn)
         .await?;
-    let id = data
-        .urls
-        .url(&format!("{}/outbox", LocalUrls::group_path(&path)));
-    activity_json(
-        json!({"type": "OrderedCollection", "id": id, "totalItems": total}),
+    counted_outbox(
         &data,
+        &format!("{}/outbox", LocalUrls::group_path(&path)),
+        total,
     )
+}
+
+/// An `OrderedCollection` at `path` with `total` items (pages are not served).
+fn counted_outbox(data: &Data<FederationContext>, path: &str, total: i64) -> Answer {
+    activity_json(
+        json!({"type": "OrderedCollection", "id": data.urls.url(path), "totalItems": total}),
+        data,
+    )
+}
+
+/// The node actor's outbox: it publishes nothing itself (ActivityPub requires every actor to
+/// have one).
+async fn node_outbox(request: HttpRequest, config: Config) -> Answer {
+    let data = config.to_request_data();
+    counted_outbox(&data, request.path(), 0)
+}
+
+/// An author's outbox: how many live public artifacts they wrote here.
+async fn person_outbox(request: HttpRequest, path: web::Path<String>, config: Config) -> Answer {
+    let data = config.to_request_data();
+    let mut conn = data.pool.get().await?;
+    if person_actor(&mut conn, &data.urls, &path).await?.is_none() {
+        return not_found("actor");
+    }
+    let total: i64 = artifacts::table
+        .inner_join(convergences::table)
+        .filter(artifacts::author.eq(path.as_str()))
+        .filter(artifacts::origin_url.is_null())
+        .filter(artifacts::deleted_at.is_null())
+        .filter(convergences::visibility.eq(Visibility::Public.as_str()))
+        .filter(convergences::origin_url.is_null())
+        .count()
+        .get_result(&mut conn)
+        .await?;
+    counted_outbox(&data, request.path(), total)
 }
 
 /// The convergence's followers: how many there are (members are not listed).
