@@ -248,6 +248,18 @@ impl FakeMastodon {
             .collect()
     }
 
+    /// The activity of type `kind` about the activity `object` (its `object`, embedded or by
+    /// id, has that id), once the inboxes received one.
+    pub async fn received_about(&self, kind: &str, object: &str) -> Value {
+        crate::harness::eventually(&format!("an {kind} of {object} to reach Alice"), || async {
+            self.received().into_iter().find(|activity| {
+                activity["type"] == kind
+                    && (activity["object"]["id"] == object || activity["object"] == object)
+            })
+        })
+        .await
+    }
+
     /// The first activity of type `kind` the inboxes received, once there is one.
     pub async fn first_received(&self, kind: &str) -> Value {
         crate::harness::eventually(&format!("an {kind} to reach Alice"), || async {

@@ -1,7 +1,8 @@
 //! Activities exchanged between nodes.
 //!
 //! Following: `Follow` (a node's `Application` actor → a convergence's `Group`), answered by
-//! `Accept`; `Undo` of the `Follow` ends it. Content: the `Group` sends `Announce` wrapping a
+//! `Accept` (or `Reject`, for an actor that cannot be followed); `Undo` of the `Follow` (embedded
+//! or by id) ends it. Content: the `Group` sends `Announce` wrapping a
 //! `Create`, `Update` or `Delete` of an artifact or relationship, as Lemmy communities do.
 //! An actor whose own document changed (a convergence renamed, a key replaced) sends `Update`
 //! of itself, as Mastodon does for profiles.
@@ -24,6 +25,13 @@ pub enum FollowType {
 pub enum AcceptType {
     /// `Accept`.
     Accept,
+}
+
+/// `Reject` type tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectType {
+    /// `Reject`.
+    Reject,
 }
 
 /// `Undo` type tag.
@@ -110,6 +118,21 @@ pub struct Accept {
     /// The followed actor.
     pub actor: Url,
     /// The accepted `Follow`.
+    pub object: FollowRef,
+}
+
+/// The followed actor's refusal (an author or the node itself: only convergences can be
+/// followed), so that the follower does not wait forever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reject {
+    /// Always `Reject`.
+    #[serde(rename = "type")]
+    pub kind: RejectType,
+    /// The activity's URL.
+    pub id: Url,
+    /// The actor that was to be followed.
+    pub actor: Url,
+    /// The refused `Follow`.
     pub object: FollowRef,
 }
 

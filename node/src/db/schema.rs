@@ -169,6 +169,7 @@ diesel::table! {
         inbox -> Text,
         since_activity -> Int8,
         created_at -> Timestamptz,
+        follow_activity -> Nullable<Text>,
     }
 }
 

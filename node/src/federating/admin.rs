@@ -31,7 +31,7 @@ pub struct FollowView {
     pub convergence: String,
     /// The remote `Group` actor.
     pub group_url: String,
-    /// `pending` until the remote node accepts, then `accepted`.
+    /// `pending` until the remote node accepts (`accepted`) or refuses (`rejected`).
     pub state: String,
     /// When the follow was sent.
     pub created_at: DateTime<Utc>,

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_federation::activities::{
     Accept, AcceptType, Announce, ContentActivity, ContentObject, ContentType, Follow, FollowRef,
-    Undo, UpdateActor,
+    Reject, RejectType, Undo, UpdateActor,
 };
 use kg_federation::actors::ActorKind;
 use kg_federation::context::relationship_kind;
@@ -31,7 +31,7 @@ use crate::domain::{EdgeWeight, RelationshipKind};
 use crate::service::remote::{self, RemoteArtifact, RemoteRelationship};
 
 use super::FederationContext;
-use super::actors::{ActorRecord, federated_convergence};
+use super::actors::{ActorRecord, federated_convergence, find_local_actor};
 use super::backfill;
 use super::error::FederationError;
 use super::objects::{StoredArtifact, ensure_mirror, mirror_actor, remote_artifact};
@@ -46,6 +46,8 @@ pub enum InboxActivity {
     Follow(Follow),
     /// A convergence we follow accepted.
     Accept(Accept),
+    /// A convergence we asked to follow refused.
+    Reject(Reject),
     /// A peer stops following.
     Undo(Undo),
     /// A convergence we follow passes on a change.
@@ -63,6 +65,7 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Follow(follow) => &follow.id,
             InboxActivity::Accept(accept) => &accept.id,
+            InboxActivity::Reject(reject) => &reject.id,
             InboxActivity::Undo(undo) => &undo.id,
             InboxActivity::Announce(announce) => &announce.id,
             InboxActivity::Update(update) => &update.id,
@@ -73,6 +76,7 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Follow(follow) => &follow.actor,
             InboxActivity::Accept(accept) => &accept.actor,
+            InboxActivity::Reject(reject) => &reject.actor,
             InboxActivity::Undo(undo) => &undo.actor,
             InboxActivity::Announce(announce) => &announce.actor,
             InboxActivity::Update(update) => &update.actor,
@@ -81,27 +85,25 @@ impl Activity for InboxActivity {
 
     async fn verify(&self, data: &Data<Self::DataType>) -> Result<(), Self::Error> {
         match self {
+            // Whether it is accepted or refused (with a Reject) is decided on receipt.
             InboxActivity::Follow(follow) => {
-                followed_convergence(&follow.object, data).await.map(drop)
-            }
-            InboxActivity::Accept(accept) => {
-                if data.urls.local_group(accept.object.id()).is_some()
-                    || !kg_federation::origin::same_origin(accept.object.id(), data.urls.base())
-                {
-                    return Err(FederationError::Rejected(
-                        "the accepted Follow is not one of ours".to_owned(),
-                    ));
+                if kg_federation::origin::same_origin(&follow.object, data.urls.base()) {
+                    Ok(())
+                } else {
+                    Err(FederationError::Rejected(format!(
+                        "{} is not an actor of this node",
+                        follow.object
+                    )))
                 }
-                Ok(())
             }
+            InboxActivity::Accept(accept) => answers_our_follow(&accept.object, data),
+            InboxActivity::Reject(reject) => answers_our_follow(&reject.object, data),
+            // An Undo by id is matched against the follows its actor made (on receipt).
             InboxActivity::Undo(undo) => match &undo.object {
-                FollowRef::Embedded(follow) if follow.actor == undo.actor => Ok(()),
-                FollowRef::Embedded(_) => Err(FederationError::Rejected(
-                    "an actor may only undo its own Follow".to_owned(),
-                )),
-                FollowRef::Id(_) => Err(FederationError::Invalid(
-                    "Undo must embed the Follow it undoes".to_owned(),
-                )),
+                FollowRef::Embedded(follow) if follow.actor != undo.actor => Err(
+                    FederationError::Rejected("an actor may only undo its own Follow".to_owned()),
+                ),
+                FollowRef::Embedded(_) | FollowRef::Id(_) => Ok(()),
             },
             InboxActivity::Announce(announce) => verify_announce(announce, data).await,
             InboxActivity::Update(update) => {
@@ -120,11 +122,27 @@ impl Activity for InboxActivity {
         match self {
             InboxActivity::Follow(follow) => receive_follow(follow, data).await,
             InboxActivity::Accept(accept) => receive_accept(accept, data).await,
+            InboxActivity::Reject(reject) => receive_reject(reject, data).await,
             InboxActivity::Undo(undo) => receive_undo(undo, data).await,
             InboxActivity::Announce(announce) => receive_announce(*announce, data).await,
             InboxActivity::Update(update) => receive_actor_update(*update, data).await,
         }
     }
+}
+
+/// Checks that an Accept or Reject answers a Follow this node's own actor sent.
+fn answers_our_follow(
+    follow: &FollowRef,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    if data.urls.local_group(follow.id()).is_some()
+        || !kg_federation::origin::same_origin(follow.id(), data.urls.base())
+    {
+        return Err(FederationError::Rejected(
+            "the answered Follow is not one of ours".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The local, public convergence whose `Group` is `group`, or a rejection.
@@ -162,7 +180,10 @@ async fn receive_follow(
     follow: Follow,
     data: &Data<FederationContext>,
 ) -> Result<(), FederationError> {
-    let convergence = followed_convergence(&follow.object, data).await?;
+    let convergence = match followed_convergence(&follow.object, data).await {
+        Ok(convergence) => convergence,
+        Err(refusal) => return reject_follow(follow, refusal, data).await,
+    };
     let follower = ObjectId::<ActorRecord>::from(follow.actor.clone())
         .dereference(data)
         .await?;
@@ -186,13 +207,17 @@ async fn receive_follow(
                 federation_followers::actor_url.eq(follower.url().as_str()),
                 federation_followers::inbox.eq(inbox.as_str()),
                 federation_followers::since_activity.eq(since),
+                federation_followers::follow_activity.eq(follow.id.as_str()),
             ))
             .on_conflict((
                 federation_followers::convergence_id,
                 federation_followers::actor_url,
             ))
             .do_update()
-            .set(federation_followers::inbox.eq(inbox.as_str()))
+            .set((
+                federation_followers::inbox.eq(inbox.as_str()),
+                federation_followers::follow_activity.eq(follow.id.as_str()),
+            ))
             .execute(conn)
             .await?;
         track_inbox(conn, inbox.as_str()).await?;
@@ -207,6 +232,49 @@ async fn receive_follow(
         )
         .await?;
         tracing::info!(follower = %follower.url(), convergence = %convergence.slug, "accepted a follower");
+        Ok::<_, FederationError>(())
+    })
+    .await
+}
+
+/// Answers a Follow of a local actor that cannot be followed (an author, the node itself) with
+/// a `Reject` from that actor, so that the follower stops waiting. A Follow of anything else
+/// (a private or unknown convergence) is refused outright with `refusal`.
+async fn reject_follow(
+    follow: Follow,
+    refusal: FederationError,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
+    let mut conn = data.pool.get().await?;
+    if find_local_actor(&mut conn, &data.urls, &follow.object)
+        .await?
+        .is_none()
+    {
+        return Err(refusal);
+    }
+    let follower = ObjectId::<ActorRecord>::from(follow.actor.clone())
+        .dereference(data)
+        .await?;
+    let reject = Reject {
+        kind: RejectType::Reject,
+        id: data.urls.new_activity(),
+        actor: follow.object.clone(),
+        object: FollowRef::Embedded(follow.clone()),
+    };
+    conn.transaction(async |conn| {
+        if !first_receipt(conn, &[&follow.id]).await? {
+            return Ok(());
+        }
+        enqueue(
+            conn,
+            &data.urls,
+            follow.object.path(),
+            Target::Inbox(&follower.inbox()),
+            &reject.id,
+            &reject,
+        )
+        .await?;
+        tracing::info!(follower = %follower.url(), object = %follow.object, "refused a follow: only convergences can be followed");
         Ok::<_, FederationError>(())
     })
     .await
@@ -239,22 +307,57 @@ async fn receive_accept(
     Ok(())
 }
 
-async fn receive_undo(undo: Undo, data: &Data<FederationContext>) -> Result<(), FederationError> {
-    let FollowRef::Embedded(follow) = undo.object else {
-        return Err(FederationError::Invalid(
-            "Undo must embed the Follow".to_owned(),
-        ));
-    };
-    let convergence = followed_convergence(&follow.object, data).await?;
+async fn receive_reject(
+    reject: Reject,
+    data: &Data<FederationContext>,
+) -> Result<(), FederationError> {
     let mut conn = data.pool.get().await?;
-    diesel::delete(
-        federation_followers::table
-            .filter(federation_followers::convergence_id.eq(convergence.id))
-            .filter(federation_followers::actor_url.eq(undo.actor.as_str())),
+    let updated = diesel::update(
+        federation_follows::table
+            .filter(federation_follows::follow_activity.eq(reject.object.id().as_str()))
+            .filter(federation_follows::group_url.eq(reject.actor.as_str())),
     )
+    .set(federation_follows::state.eq("rejected"))
     .execute(&mut conn)
     .await?;
-    tracing::info!(follower = %undo.actor, convergence = %convergence.slug, "follower left");
+    if updated == 0 {
+        return Err(FederationError::Rejected(format!(
+            "no follow {} of {}",
+            reject.object.id(),
+            reject.actor
+        )));
+    }
+    tracing::warn!(group = %reject.actor, "follow rejected");
+    Ok(())
+}
+
+/// Ends a follow: the embedded Follow's convergence, or the follow made by the Follow with that
+/// id. Undoing a follow that does not exist (any more) changes nothing.
+async fn receive_undo(undo: Undo, data: &Data<FederationContext>) -> Result<(), FederationError> {
+    let mut conn = data.pool.get().await?;
+    let by_actor = federation_followers::actor_url.eq(undo.actor.as_str());
+    let left = match &undo.object {
+        FollowRef::Embedded(follow) => {
+            let convergence = followed_convergence(&follow.object, data).await?;
+            diesel::delete(
+                federation_followers::table
+                    .filter(federation_followers::convergence_id.eq(convergence.id))
+                    .filter(by_actor),
+            )
+            .execute(&mut conn)
+            .await?
+        }
+        FollowRef::Id(id) => {
+            diesel::delete(
+                federation_followers::table
+                    .filter(federation_followers::follow_activity.eq(id.as_str()))
+                    .filter(by_actor),
+            )
+            .execute(&mut conn)
+            .await?
+        }
+    };
+    tracing::info!(follower = %undo.actor, follow = %undo.object.id(), left, "follower left");
     Ok(())
 }
 
