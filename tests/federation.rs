@@ -394,6 +394,48 @@ async fn unsigned_and_forged_inbox_posts_are_refused_and_store_nothing() {
     assert_eq!(forged.status(), 401);
     let error: Value = forged.json().await.expect("json error");
     assert_eq!(error["error"]["code"], "invalid_signature");
+
+    // A sender's fault is a 401 before anything is fetched, never a 5xx that senders retry:
+    // no signature (with a digest, from an actor nobody can reach), a stale or future Date.
+    let signature = format!(
+        "keyId=\"{group}#main-key\",algorithm=\"rsa-sha256\",\
+         headers=\"(request-target) host date digest\",signature=\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode([7u8; 256])
+    );
+    let mut unreachable = announce.clone();
+    unreachable["actor"] = json!("http://localhost:9/users/nobody");
+    let hour = chrono::Duration::hours(1);
+    let dated = |offset: chrono::Duration| {
+        (chrono::Utc::now() + offset)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    };
+    let cases = [
+        (unreachable.to_string(), None, httpdate()),
+        (announce.to_string(), Some(&signature), dated(-hour * 2)),
+        (announce.to_string(), Some(&signature), dated(hour * 2)),
+        (
+            announce.to_string(),
+            Some(&signature),
+            "yesterday".to_owned(),
+        ),
+    ];
+    for (body, signature, date) in cases {
+        let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+        let mut request = follower
+            .client
+            .post(&inbox)
+            .header("Content-Type", ACTIVITY_JSON)
+            .header("Date", &date)
+            .header("Digest", format!("SHA-256={digest}"));
+        if let Some(signature) = signature {
+            request = request.header("Signature", signature);
+        }
+        let refused = request.body(body).send().await.expect("post");
+        assert_eq!(refused.status(), 401, "Date {date}");
+        let error: Value = refused.json().await.expect("json error");
+        assert_eq!(error["error"]["code"], "invalid_signature", "{error}");
+    }
     assert!(titles(&follower, &mirror).await.is_empty());
     assert_eq!(follower.count("received_activities").await, 0);
 }

@@ -36,7 +36,9 @@ fn blocks_changed(federation: Federation) {
 fn node_error(error: FederationError) -> Error {
     match error {
         FederationError::Node(error) => error,
-        FederationError::Invalid(message) => Error::Unprocessable(message),
+        FederationError::Invalid(message) | FederationError::Unauthenticated(message) => {
+            Error::Unprocessable(message)
+        }
         FederationError::Rejected(message) => Error::Forbidden(message),
         FederationError::Disabled => Error::NotFound {
             resource: "feature",

@@ -17,6 +17,9 @@ pub enum FederationError {
     /// The activity is well-formed but not acceptable from this sender (403).
     #[error("{0}")]
     Rejected(String),
+    /// The request's HTTP signature is missing, malformed or out of date (401).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The activity or object is malformed (400).
     #[error("{0}")]
     Invalid(String),
@@ -49,6 +52,7 @@ impl FederationError {
             FederationError::Protocol(error) => protocol_code(error),
             FederationError::Node(_) => "node_error",
             FederationError::Rejected(_) => "rejected",
+            FederationError::Unauthenticated(_) => "invalid_signature",
             FederationError::Invalid(_) => "invalid_activity",
             FederationError::Disabled => "federation_disabled",
         }
@@ -101,6 +105,7 @@ impl ResponseError for FederationError {
             },
             FederationError::Node(error) => error.status_code(),
             FederationError::Rejected(_) => StatusCode::FORBIDDEN,
+            FederationError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             FederationError::Invalid(_) => StatusCode::BAD_REQUEST,
             FederationError::Disabled => StatusCode::NOT_FOUND,
         }

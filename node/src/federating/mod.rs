@@ -9,6 +9,7 @@
 //! - [`delivery`]: the persisted queue's workers (per-inbox order, exponential backoff);
 //! - [`answers`]: what a peer's answer to a delivery means (retry, or a recorded failure);
 //! - [`admin`]: following remote convergences, the queue's state, the block list;
+//! - [`signature_headers`]: an inbox request's signature headers, checked before anything else;
 //! - [`routes`]: the HTTP endpoints (WebFinger, NodeInfo, actors, objects, inboxes, admin).
 
 pub mod actors;
@@ -24,6 +25,7 @@ pub mod outgoing;
 pub mod parked;
 pub mod queue;
 pub mod routes;
+pub mod signature_headers;
 pub mod urls;
 
 use std::sync::{Arc, PoisonError, RwLock};

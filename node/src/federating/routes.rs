@@ -253,6 +253,7 @@ async fn get_actor(request: HttpRequest, config: Config) -> Answer {
 
 /// Shared and per-convergence inboxes.
 async fn post_inbox(request: HttpRequest, body: Bytes, config: Config) -> Answer {
+    super::signature_headers::check(&request, std::time::SystemTime::now())?;
     let data = config.to_request_data();
     receive_activity::<WithContext<InboxActivity>, ActorRecord, FederationContext>(
         request, body, &data,
