@@ -726,8 +726,8 @@ async fn hostile_text_stays_text() {
                 "kind": "claim",
                 "title": TITLE,
                 "author": "<script>alert(5)</script>",
-                "body": "<script>alert(2)</script><img src=x onerror=alert(3)> \
-                         [click](javascript:alert(4)) <b onclick=alert(6)>bold</b> \
+                "body": "<script>alert(2)</script><img src=x onerror=alert(3)>\n\n\
+                         [click](javascript:alert(4)) <b onclick=alert(6)>bold</b>\n\n\
                          <iframe src=\"/\"></iframe>",
                 "dimensions": {"<svg onload=alert(7)>": 0.5},
             }),
@@ -782,14 +782,31 @@ async fn hostile_text_stays_text() {
         browser.screenshot(name).await;
         browser.assert_clean().await;
     }
-    // The body's harmless parts survive sanitizing.
+    // Raw HTML in a body shows as its characters; the Markdown link lost its javascript: URL.
     browser.visit(&format!("#/a/{hostile}")).await;
-    assert_eq!(
-        browser
-            .run("return document.querySelector('[data-testid=artifact-body] b')?.textContent;")
-            .await,
-        "bold"
+    let body = browser
+        .run("const b = document.querySelector('[data-testid=artifact-body]'); return [b.textContent, b.querySelectorAll('*').length, [...b.querySelectorAll('a')].map(a => [a.textContent, a.getAttribute('href')])];")
+        .await;
+    assert!(
+        body[0]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert(2)</script><img src=x onerror=alert(3)>"),
+        "{body}"
     );
+    assert!(
+        body[0]
+            .as_str()
+            .unwrap()
+            .contains("<b onclick=alert(6)>bold</b>"),
+        "{body}"
+    );
+    for link in body[2].as_array().unwrap() {
+        assert!(
+            !link[1].as_str().unwrap_or("").starts_with("javascript"),
+            "{body}"
+        );
+    }
     browser.close().await;
 }
 

@@ -74,7 +74,7 @@ export async function renderGraph(view, { args: [id], params }) {
   const counts = () => {
     canvas.dataset.nodeCount = String(cy.nodes().length);
     canvas.dataset.edgeCount = String(cy.edges().length);
-    status.textContent = `${cy.nodes().length} artifacts, ${cy.edges().length} relationships`;
+    status.textContent = `${cy.nodes().length} artifacts, ${cy.edges().length} relationships · click a node to open it, right-click to expand it`;
     truncated.hidden = !wasTruncated;
     truncated.textContent = wasTruncated
       ? `Truncated: the answer was cut at the limit (${options.limit} artifacts). Raise "Most artifacts" or lower the depth to see more.`
@@ -100,7 +100,7 @@ export async function renderGraph(view, { args: [id], params }) {
         h('button', { type: 'button', class: 'link', text: 'expand', onclick: () => expand(node.id) })));
     }
     const layout = cy.nodes().length <= FORCE_LAYOUT_MAX
-      ? { name: 'cose', animate: false, randomize: false, nodeRepulsion: () => 8000, idealEdgeLength: () => 90 }
+      ? { name: 'cose', animate: false, randomize: true, nodeRepulsion: () => 400000, idealEdgeLength: () => 80, nodeOverlap: 20, padding: 30 }
       : { name: 'concentric', concentric: (n) => 10 - n.data('depth'), levelWidth: () => 1, animate: false, minNodeSpacing: 4 };
     cy.layout(layout).run();
     cy.getElementById(id).addClass('centre');
