@@ -434,6 +434,9 @@ async fn a_reader_goes_from_the_list_to_a_related_artifact() {
     browser.visit(&format!("#/a/{barrels}")).await;
     browser.screenshot("06-artifact-400px").await;
     browser.assert_clean().await;
+    browser.visit("#/search?q=rain&convergence=garden").await;
+    browser.screenshot("06-search-400px").await;
+    browser.assert_clean().await;
     browser.close().await;
 }
 
@@ -882,4 +885,65 @@ async fn explorer_answers_carry_security_and_cache_headers() {
     let docs = client.get(node.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     node.get("/api/v1/convergences").await.expect(200);
+}
+
+#[tokio::test]
+async fn a_dropped_stream_resumes_with_what_it_missed() {
+    let mut node = spawn_node().await;
+    node.convergence("resume", "public").await;
+    node.settle().await;
+    let browser = Browser::open(&node).await;
+    browser.visit("#/c/resume").await;
+    let open =
+        "return document.querySelector('[data-testid=stream-state]').dataset.state === 'open';";
+    browser.until("the stream to open", open).await;
+    let before = node
+        .artifact("resume", artifact("idea", "Before the drop", "", json!({})))
+        .await;
+    browser
+        .until(
+            "the first artifact",
+            &format!(
+                "return !!document.querySelector('[data-testid=live-item][data-id=\"{before}\"]');"
+            ),
+        )
+        .await;
+
+    // The node goes away; another process on the same database takes a write meanwhile.
+    node.stop().await;
+    let (sibling, guard) = node.sibling().await;
+    let missed = crate::harness::reply(
+        node.client
+            .post(format!("{sibling}/api/v1/convergences/resume/artifacts"))
+            .bearer_auth(&node.admin_token)
+            .json(&artifact(
+                "question",
+                "Written while the page was cut off",
+                "",
+                json!({}),
+            )),
+    )
+    .await
+    .expect(201)
+    .id();
+    guard.stop().await;
+
+    // Back on the same port: the browser's EventSource reconnects with Last-Event-ID and the
+    // node replays the write it missed.
+    node.restart().await;
+    let source = browser
+        .until(
+            "the missed artifact",
+            &format!(
+                "const e = document.querySelector('[data-testid=live-item][data-id=\"{missed}\"]'); return e ? e.dataset.source : null;"
+            ),
+        )
+        .await;
+    assert_eq!(source, "stream");
+    browser.until("the stream to reopen", open).await;
+    let listed = browser
+        .run("return [...document.querySelectorAll('[data-testid=live-item]')].map(e => e.dataset.id);")
+        .await;
+    assert_eq!(listed, json!([missed, before]), "each once, newest first");
+    browser.close().await;
 }
