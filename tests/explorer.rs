@@ -714,6 +714,16 @@ async fn writes_and_contributions_appear_live() {
             .await,
         "version 2"
     );
+    // So does a new relationship to it.
+    relate(&node, &id, first, "supports").await;
+    browser
+        .until(
+            "the new incoming relationship",
+            &format!(
+                "return [...document.querySelectorAll('[data-testid=relationship-link]')].some(a => a.dataset.id === '{id}' && a.dataset.kind === 'supports');"
+            ),
+        )
+        .await;
     browser.close().await;
 }
 

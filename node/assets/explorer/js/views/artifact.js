@@ -57,11 +57,21 @@ export async function renderArtifact(view, { args: [id] }) {
     (type, data) => {
       if (type === 'artifact.updated' && data.id === id && data.entity) draw(data.entity);
       else if (type === 'artifact.deleted' && data.id === id) title.append(' (deleted)');
-      else if (type.startsWith('relationship.')) {
+      else if (touches(data, id, outgoing, incoming)) {
         loadRelationships(id, outgoing, incoming).catch(console.error);
       }
     });
   return stop;
+}
+
+/**
+ * Whether a relationship event concerns this artifact: a new edge with it at one end, or the
+ * deletion (which carries no entity) of an edge listed here. Other edges of the convergence
+ * cause no reload.
+ */
+function touches(data, id, ...lists) {
+  if (data.entity) return data.entity.source === id || data.entity.target === id;
+  return lists.some((list) => list.querySelector(`[data-relationship="${CSS.escape(data.id)}"]`));
 }
 
 /** Lists the relationships with the titles of their other ends. */
@@ -79,7 +89,7 @@ async function loadRelationships(id, outgoing, incoming) {
   }));
   const entry = (relationship, other, arrow) => {
     const end = titles.get(other);
-    return h('li', { class: 'item' },
+    return h('li', { class: 'item', dataset: { relationship: relationship.id } },
       h('span', { class: `rel rel-${relationship.kind}`, text: relationship.kind }), ` ${arrow} `,
       h('a', { href: artifactRoute(other), testid: 'relationship-link', dataset: { id: other, kind: relationship.kind } },
         end ? end.title : other),
