@@ -14,6 +14,7 @@ mod cli;
 mod contributions;
 mod convergences;
 mod dimensions;
+mod explorer;
 mod fake_mastodon;
 mod fake_openai;
 mod federation;

@@ -29,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod explorer;
 pub mod extraction;
 pub mod federating;
 pub mod graphing;

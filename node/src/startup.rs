@@ -310,6 +310,7 @@ fn serve(
                 };
                 api::configure(cfg, &http, events);
             })
+            .configure(crate::explorer::configure)
             .default_service(web::to(api::route_not_found))
     });
     // Answers are written in several pieces (headers, then the chunks of a compressed body):
