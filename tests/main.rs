@@ -23,6 +23,7 @@ mod harness;
 mod health;
 mod migrations;
 mod openai_extraction;
+mod portability;
 mod realtime;
 mod relationships;
 mod search;

@@ -36,7 +36,18 @@ pub fn context_document() -> Value {
             "dimensions": {"@id": "kg:dimensions", "@container": "@set"},
             "Dimension": "kg:Dimension",
             "weight": {"@id": "kg:weight", "@type": "xsd:double"},
-            "version": {"@id": "kg:version", "@type": "xsd:integer"}
+            "version": {"@id": "kg:version", "@type": "xsd:integer"},
+            // Exports of a convergence (see the node's portability module).
+            "Export": "kg:Export",
+            "formatVersion": {"@id": "kg:formatVersion", "@type": "xsd:integer"},
+            "exportedFrom": {"@id": "kg:exportedFrom", "@type": "@id"},
+            "logPosition": {"@id": "kg:logPosition", "@type": "xsd:integer"},
+            "convergence": {"@id": "kg:convergence"},
+            "visibility": {"@id": "kg:visibility"},
+            "artifacts": {"@id": "kg:artifacts", "@container": "@set"},
+            "relationships": {"@id": "kg:relationships", "@container": "@set"},
+            "origin": {"@id": "kg:origin", "@type": "@id"},
+            "contribution": {"@id": "kg:contribution", "@type": "@id"}
         }
     })
 }

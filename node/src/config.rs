@@ -191,6 +191,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Body size limit for the batch endpoint, in bytes.
     pub max_batch_body_bytes: usize,
+    /// Body size limit for `POST /api/v1/import`, in bytes.
+    pub max_import_bytes: usize,
     /// Longest wait for the next piece of a request body, in seconds, before 408.
     pub body_timeout_secs: u64,
 }

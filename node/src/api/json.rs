@@ -63,69 +63,47 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .get(CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let payload = payload.take();
         Box::pin(async move {
             if !is_json {
                 return Err(Error::UnsupportedMediaType);
             }
-            if declared_length.is_some_and(|length| length > limit) {
-                return Err(Error::PayloadTooLarge { limit });
-            }
-            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
-            loop {
-                let next = tokio::time::timeout(idle, payload.next()).await;
-                let Ok(next) = next else {
-                    return Err(Error::BodyTimeout {
-                        seconds: idle.as_secs(),
-                    });
-                };
-                let Some(chunk) = next else { break };
-                let chunk = chunk.map_err(|e| Error::MalformedJson(e.to_string()))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(Error::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(payload, declared_length, limit, idle).await?;
             parse(&body).map(ApiJson)
         })
     }
 }
 
-/// Parses a body, telling syntax errors (400) from values that do not fit (422).
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = match error.path().to_string() {
-            path if path == "." => "body".to_owned(),
-            path => path,
+/// Reads a whole request body of at most `limit` bytes (413 above, before reading when the
+/// declared length says so), waiting at most `idle` for each chunk.
+pub async fn read_body(
+    mut payload: Payload,
+    declared_length: Option<usize>,
+    limit: usize,
+    idle: Duration,
+) -> Result<Vec<u8>, Error> {
+    if declared_length.is_some_and(|length| length > limit) {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared_length.unwrap_or(0).min(limit));
+    loop {
+        let next = tokio::time::timeout(idle, payload.next()).await;
+        let Ok(next) = next else {
+            return Err(Error::BodyTimeout {
+                seconds: idle.as_secs(),
+            });
         };
-        classify(error.into_inner(), field)
-    })?;
-    deserializer
-        .end()
-        .map_err(|error| classify(error, "body".to_owned()))?;
-    Ok(value)
-}
-
-fn classify(error: serde_json::Error, field: String) -> Error {
-    use serde_json::error::Category;
-    let message = strip_position(&error.to_string());
-    match error.classify() {
-        Category::Data if message.starts_with("unknown field") => {
-            Error::UnknownField { field, message }
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|e| Error::MalformedJson(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(Error::PayloadTooLarge { limit });
         }
-        Category::Data => Error::InvalidBody { field, message },
-        Category::Syntax | Category::Eof | Category::Io => Error::MalformedJson(error.to_string()),
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
 }
 
-/// serde_json appends " at line L column C", which means little once the path is known.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(cut) => message[..cut].to_owned(),
-        None => message.to_owned(),
-    }
-}
+pub use crate::input::parse;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ mod jobs;
 mod json;
 mod openapi;
 mod pagination;
+mod portability;
 mod query_string;
 mod relationships;
 mod search;
@@ -88,6 +89,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
                 resource("/convergences/{slug}/artifacts", "GET, POST")
                     .post(artifacts::create_artifact)
                     .get(artifacts::list_artifacts),
+            )
+            .service(
+                resource("/convergences/{slug}/export", "GET").get(portability::export_convergence),
+            )
+            .service(
+                resource("/import", "POST")
+                    .app_data(BodyLimit(http.max_import_bytes))
+                    .post(portability::import_file),
             )
             .service(
                 resource("/convergences/{slug}/batch", "POST")

@@ -9,7 +9,7 @@ use crate::domain::Direction;
 
 use super::{
     admin, artifacts, batch, contributions, convergences, dimensions, graph, health, jobs,
-    relationships, search,
+    portability, relationships, search,
 };
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
@@ -40,6 +40,8 @@ use super::{
         contributions::list_contributions,
         contributions::get_contribution,
         contributions::retry_contribution,
+        portability::export_convergence,
+        portability::import_file,
         jobs::list_jobs,
         jobs::retry_job,
         jobs::discard_job,
@@ -72,6 +74,7 @@ use super::{
         (name = "artifacts", description = "Knowledge artifacts and atomic batches"),
         (name = "relationships", description = "Typed, weighted edges between artifacts"),
         (name = "search", description = "Ranked full-text search"),
+        (name = "portability", description = "A convergence as JSON-LD: export and import"),
         (name = "graph", description = "Traversals and analytics on the in-memory graph"),
         (name = "health", description = "Liveness and readiness"),
         (name = "admin", description = "Federation administration: follows, delivery queue, blocks"),

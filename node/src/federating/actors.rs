@@ -18,7 +18,7 @@ use crate::db::schema::{artifacts, convergences, remote_actors};
 use super::FederationContext;
 use super::error::FederationError;
 use super::keys::key_pair;
-use super::urls::{LocalUrls, NODE_ACTOR_PATH, SHARED_INBOX_PATH};
+use crate::urls::{LocalUrls, NODE_ACTOR_PATH, SHARED_INBOX_PATH};
 
 /// An actor with its document; local actors also hold their private key.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use super::actors::{ActorRecord, node_actor};
 use super::error::FederationError;
 use super::objects::mirror_actor;
 use super::queue::{Target, enqueue};
-use super::urls::{LocalUrls, NODE_ACTOR_PATH};
+use crate::urls::{LocalUrls, NODE_ACTOR_PATH};
 
 /// This node's follow of a remote convergence.
 #[derive(Debug, Clone, Serialize, ToSchema, Queryable)]

@@ -18,7 +18,7 @@ use super::actors::federated_convergence;
 use super::error::FederationError;
 use super::objects::{article, relationship_document};
 use super::queue::{NewActivity, Target, announcement, enqueue_all};
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 /// Objects queued per step.
 const CHUNK: i64 = 200;

@@ -36,7 +36,7 @@ use super::backfill;
 use super::error::FederationError;
 use super::objects::{StoredArtifact, ensure_mirror, mirror_actor, remote_artifact};
 use super::queue::{Target, enqueue, latest_activity, track_inbox};
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 /// Everything an inbox accepts.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! Federation with peer nodes over ActivityPub (vocabulary in the `kg-federation` crate).
 //!
-//! - [`actors`], [`keys`], [`urls`]: who this node is to its peers, and who they are;
+//! - [`actors`], [`keys`]: who this node is to its peers, and who they are (their URLs:
+//!   [`crate::urls`]);
 //! - [`objects`]: artifacts and relationships as ActivityPub objects, both ways;
 //! - [`inbox`]: what peers send (Follow, Accept, Undo, Announce of Create/Update/Delete);
 //! - [`outgoing`]: a change-log projection that turns local changes in followed convergences
@@ -26,7 +27,6 @@ pub mod parked;
 pub mod queue;
 pub mod routes;
 pub mod signature_headers;
-pub mod urls;
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -42,8 +42,8 @@ use crate::config::{FederationSettings, Settings};
 use crate::db::DbPool;
 use crate::db::schema::blocked_instances;
 
+pub use crate::urls::LocalUrls;
 pub use error::FederationError;
-pub use urls::LocalUrls;
 
 /// What federation code needs of the node: its database, its URLs, its settings.
 #[derive(Clone)]

@@ -28,7 +28,7 @@ use crate::service::remote::{self, RemoteArtifact, RemoteConvergence};
 use super::FederationContext;
 use super::actors::ActorRecord;
 use super::error::FederationError;
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 /// The public URL of a stored artifact: its origin's for a copy, ours otherwise.
 pub fn artifact_url(urls: &LocalUrls, artifact: &DbArtifact) -> Result<Url, FederationError> {

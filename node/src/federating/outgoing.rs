@@ -28,7 +28,7 @@ use super::actors::group_actor;
 use super::error::FederationError;
 use super::objects::{article, both_ends_public, public, relationship_document};
 use super::queue::{Target, announcement, enqueue, enqueue_all};
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 /// Changes read per transaction.
 const BATCH: i64 = 500;

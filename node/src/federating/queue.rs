@@ -19,7 +19,7 @@ use crate::db::schema::{federation_activities, federation_deliveries};
 
 use super::error::FederationError;
 use super::objects::public;
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 /// Who an activity is for.
 #[derive(Debug, Clone, Copy)]

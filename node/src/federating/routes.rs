@@ -40,7 +40,7 @@ use super::actors::{
 use super::error::FederationError;
 use super::inbox::InboxActivity;
 use super::objects::{StoredArtifact, relationship_object};
-use super::urls::LocalUrls;
+use crate::urls::LocalUrls;
 
 type Config = web::Data<FederationConfig<FederationContext>>;
 type Answer = Result<HttpResponse, FederationError>;
@@ -108,7 +108,7 @@ async fn webfinger(query: web::Query<WebfingerQuery>, config: Config) -> Answer 
     };
     let mut conn = data.pool.get().await?;
     let (url, kind) = if name == node_actor_name(&data.urls) {
-        (data.urls.url(super::urls::NODE_ACTOR_PATH), "Application")
+        (data.urls.url(crate::urls::NODE_ACTOR_PATH), "Application")
     } else if let Some(convergence) = federated_convergence(&mut conn, name).await? {
         (
             data.urls.url(&LocalUrls::group_path(&convergence.slug)),
@@ -240,7 +240,7 @@ async fn get_actor(request: HttpRequest, config: Config) -> Answer {
     let data = config.to_request_data();
     let url = data.urls.url(request.path());
     let mut conn = data.pool.get().await?;
-    let actor = if request.path() == super::urls::NODE_ACTOR_PATH {
+    let actor = if request.path() == crate::urls::NODE_ACTOR_PATH {
         Some(node_actor(&mut conn, &data.urls).await?)
     } else {
         find_local_actor(&mut conn, &data.urls, &url).await?

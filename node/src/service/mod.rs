@@ -6,6 +6,8 @@ pub mod batch;
 pub mod contributions;
 pub mod convergences;
 pub mod dimensions;
+pub mod export;
+pub mod import;
 pub mod jobs;
 pub mod relationships;
 pub mod remote;

@@ -1,4 +1,5 @@
-//! URLs of this node's ActivityPub actors and objects, and their reverse.
+//! URLs of this node's actors and objects, and their reverse: what federation, exports and
+//! imports name them by.
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
@@ -58,12 +59,31 @@ impl LocalUrls {
         self.url(&format!("/activities/{}", Uuid::now_v7()))
     }
 
+    /// A contribution's URL (its API resource: contributions are not ActivityPub objects).
+    pub fn contribution(&self, id: Uuid) -> Url {
+        self.url(&format!("/api/v1/contributions/{id}"))
+    }
+
     /// The id of the local artifact `url` names, if it names one.
     pub fn local_artifact(&self, url: &Url) -> Option<Uuid> {
+        self.local_id(url, "/artifacts/")
+    }
+
+    /// The id of the local relationship `url` names, if it names one.
+    pub fn local_relationship(&self, url: &Url) -> Option<Uuid> {
+        self.local_id(url, "/relationships/")
+    }
+
+    /// The id of the local contribution `url` names, if it names one.
+    pub fn local_contribution(&self, url: &Url) -> Option<Uuid> {
+        self.local_id(url, "/api/v1/contributions/")
+    }
+
+    fn local_id(&self, url: &Url, prefix: &str) -> Option<Uuid> {
         if !kg_federation::origin::same_origin(url, &self.base) {
             return None;
         }
-        url.path().strip_prefix("/artifacts/")?.parse().ok()
+        url.path().strip_prefix(prefix)?.parse().ok()
     }
 
     /// The slug of the local convergence whose `Group` is `url`, if it is one.
@@ -86,6 +106,9 @@ mod tests {
         let urls = LocalUrls::new(Url::parse("http://localhost:8080").unwrap());
         let id = Uuid::now_v7();
         assert_eq!(urls.local_artifact(&urls.artifact(id)), Some(id));
+        assert_eq!(urls.local_relationship(&urls.relationship(id)), Some(id));
+        assert_eq!(urls.local_relationship(&urls.artifact(id)), None);
+        assert_eq!(urls.local_contribution(&urls.contribution(id)), Some(id));
         assert_eq!(
             urls.local_group(&urls.url(&LocalUrls::group_path("ideas")))
                 .as_deref(),
