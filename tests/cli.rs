@@ -213,3 +213,67 @@ async fn jobs_list_retry_and_discard_from_the_command_line() {
         .body;
     assert_eq!(body["status"], "complete");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_commands_round_trip_a_convergence() {
+    let a = spawn_node().await;
+    let b = spawn_node().await;
+    a.convergence("garden", "public").await;
+    let first = a
+        .artifact("garden", json!({"kind": "idea", "title": "Rain barrels"}))
+        .await;
+    let second = a
+        .artifact(
+            "garden",
+            json!({"kind": "question", "title": "Who waters?"}),
+        )
+        .await;
+    a.post(
+        "/api/v1/relationships",
+        json!({"source": first, "target": second, "kind": "answers"}),
+    )
+    .await
+    .expect(201);
+    let file = std::env::temp_dir().join(format!("{}.ndjson", a.database.name));
+    let file_arg = file.display().to_string();
+    let data_dir = std::env::temp_dir().join(&a.database.name);
+    run_kgnode(
+        &a.database,
+        &data_dir,
+        &[
+            "--public-url",
+            &a.base,
+            "export",
+            "--convergence",
+            "garden",
+            "--format",
+            "ndjson",
+            "--out",
+            &file_arg,
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 4);
+
+    let dry = kgnode(&b.database, &["import", &file_arg, "--dry-run"]).await;
+    assert!(
+        dry.contains("would import into 'garden' (created)"),
+        "{dry}"
+    );
+    assert_eq!(b.count("artifacts").await, 0);
+    let done = kgnode(&b.database, &["import", &file_arg]).await;
+    assert!(done.contains("artifacts: 2 created"), "{done}");
+    assert!(done.contains("relationships: 1 created"), "{done}");
+    let again = kgnode(&b.database, &["import", &file_arg]).await;
+    assert!(
+        again.contains("artifacts: 0 created, 0 updated, 2 unchanged"),
+        "{again}"
+    );
+    let listed = b
+        .get("/api/v1/convergences/garden/artifacts")
+        .await
+        .expect(200);
+    assert_eq!(listed.body["items"][0]["id"], first.as_str());
+    std::fs::remove_file(file).unwrap();
+}

@@ -1,5 +1,7 @@
 //! The `kgnode` command line.
 
+mod portability;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -74,6 +76,31 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Write a convergence out as JSON-LD with every field (to standard output without
+    /// --out).
+    Export {
+        /// The convergence's slug.
+        #[arg(long)]
+        convergence: String,
+        /// `jsonld` (one document) or `ndjson` (one object per line).
+        #[arg(long, default_value = "jsonld", value_parser = portability::parse_format)]
+        format: crate::service::export::ExportFormat,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import an export file (`.ndjson`/`.jsonl`: NDJSON; else JSON-LD) in one transaction;
+    /// importing the same file again changes nothing.
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// Import into this convergence (created when missing) instead of the file's.
+        #[arg(long = "as", value_name = "SLUG")]
+        into: Option<String>,
+        /// Check and count everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Inspect and manage the job queue (extractions).
     Jobs {
@@ -268,6 +295,19 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
             }
             writeln!(out, "the search index matches PostgreSQL")?;
         }
+        Command::Export {
+            convergence,
+            format,
+            out: file,
+        } => {
+            portability::export_command(&settings, &convergence, format, file.as_deref(), out)
+                .await?
+        }
+        Command::Import {
+            file,
+            into,
+            dry_run,
+        } => portability::import_command(&settings, &file, into, dry_run, out).await?,
         Command::Token { action } => token(&url, action, out).await?,
         Command::Jobs { action } => jobs(&url, action, out).await?,
     }
