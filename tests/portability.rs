@@ -102,6 +102,12 @@ async fn node_a() -> TestNode {
         .await
         .expect(201);
     }
+    // A contribution, extracted into artifacts that carry it as their provenance.
+    let text = "We should plant clover by the beds. Bees need it because the beans flower late.";
+    let contribution =
+        crate::contributions::contribute(&a, "garden", json!({"text": text, "author": "Ben"}))
+            .await;
+    crate::contributions::until_status(&a, &contribution, "complete").await;
     a
 }
 
@@ -113,12 +119,18 @@ async fn a_convergence_round_trips_between_nodes_and_a_second_import_changes_not
     let tools = export(&a, "tools", "jsonld").await;
     let document: Value = serde_json::from_str(&garden).unwrap();
     assert_eq!(document["type"], "Export");
-    assert_eq!(
-        document["artifacts"].as_array().unwrap().len(),
-        2,
-        "the deleted one is left out"
-    );
-    assert_eq!(document["relationships"].as_array().unwrap().len(), 2);
+    let count = |name: &str| document[name].as_array().unwrap().len() as u64;
+    let (artifacts, relationships) = (count("artifacts"), count("relationships"));
+    assert_eq!(count("contributions"), 1);
+    assert!(!garden.contains("Forgotten"), "the deleted one is left out");
+    let extracted = document["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|artifact| artifact["contribution"] == document["contributions"][0]["id"])
+        .count() as u64;
+    assert!(extracted > 0);
+    assert_eq!(extracted, artifacts - 2);
     let edited = document["artifacts"]
         .as_array()
         .unwrap()
@@ -146,8 +158,12 @@ async fn a_convergence_round_trips_between_nodes_and_a_second_import_changes_not
     let (status, report) = import(&b, &garden, LD_JSON, "").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["convergence_created"], true);
-    assert_eq!(report["artifacts"]["created"], 2, "{report}");
-    assert_eq!(report["relationships"]["created"], 2, "{report}");
+    assert_eq!(report["contributions"]["created"], 1, "{report}");
+    assert_eq!(report["artifacts"]["created"], artifacts, "{report}");
+    assert_eq!(
+        report["relationships"]["created"], relationships,
+        "{report}"
+    );
     assert_eq!(report["unresolved"], json!([]), "{report}");
 
     // B's exports equal A's, IRIs aside.
@@ -186,23 +202,33 @@ async fn a_convergence_round_trips_between_nodes_and_a_second_import_changes_not
     assert_eq!(status, 200);
     assert_eq!(
         report["artifacts"],
-        json!({"created": 0, "updated": 0, "unchanged": 2})
+        json!({"created": 0, "updated": 0, "unchanged": artifacts})
     );
-    assert_eq!(report["relationships"]["unchanged"], 2, "{report}");
+    assert_eq!(report["contributions"]["unchanged"], 1, "{report}");
+    assert_eq!(
+        report["relationships"]["unchanged"], relationships,
+        "{report}"
+    );
     assert_eq!(b.count("change_log").await, log);
 
     // The NDJSON export, into another slug: ids taken by `garden` become the UUIDv5 of their
     // IRI, and the copy holds the same artifacts and edges.
     let lines = export(&a, "garden", "ndjson").await;
-    assert_eq!(lines.lines().count(), 1 + 2 + 2);
+    assert_eq!(
+        lines.lines().count() as u64,
+        1 + 1 + artifacts + relationships
+    );
     let (status, report) = import(&b, &lines, NDJSON, "?as=garden-copy&dry_run=true").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["dry_run"], true);
-    assert_eq!(report["artifacts"]["created"], 2, "{report}");
+    assert_eq!(report["artifacts"]["created"], artifacts, "{report}");
     assert_eq!(b.count("change_log").await, log, "a dry run writes nothing");
     let (status, report) = import(&b, &lines, NDJSON, "?as=garden-copy").await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["relationships"]["created"], 2, "{report}");
+    assert_eq!(
+        report["relationships"]["created"], relationships,
+        "{report}"
+    );
     let copy: Value = serde_json::from_str(&export(&b, "garden-copy", "jsonld").await).unwrap();
     let titles = |doc: &Value| -> Vec<String> {
         let mut titles: Vec<String> = doc["artifacts"]

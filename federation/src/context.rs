@@ -46,6 +46,13 @@ pub fn context_document() -> Value {
             "visibility": {"@id": "kg:visibility"},
             "artifacts": {"@id": "kg:artifacts", "@container": "@set"},
             "relationships": {"@id": "kg:relationships", "@container": "@set"},
+            "contributions": {"@id": "kg:contributions", "@container": "@set"},
+            "Contribution": "kg:Contribution",
+            "status": {"@id": "kg:status"},
+            "attempts": {"@id": "kg:attempts", "@type": "xsd:integer"},
+            "error": {"@id": "kg:error"},
+            "reused": {"@id": "kg:reused", "@type": "@id", "@container": "@set"},
+            "completed": {"@id": "kg:completed", "@type": "xsd:dateTime"},
             "origin": {"@id": "kg:origin", "@type": "@id"},
             "contribution": {"@id": "kg:contribution", "@type": "@id"}
         }

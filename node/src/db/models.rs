@@ -94,7 +94,7 @@ pub struct DbRelationship {
 }
 
 /// A row of `contributions`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contributions, check_for_backend(diesel::pg::Pg))]
 pub struct DbContribution {
     /// The `id` column.

@@ -44,6 +44,13 @@ pub enum ArticleType {
     Article,
 }
 
+/// `Contribution` type tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContributionType {
+    /// `kg:Contribution`.
+    Contribution,
+}
+
 /// `Relationship` type tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RelationshipType {
@@ -69,6 +76,9 @@ pub struct ExportDocument {
     pub log_position: i64,
     /// The convergence.
     pub convergence: ConvergenceEntry,
+    /// Its contributions, in id order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributions: Vec<ContributionEntry>,
     /// Its live artifacts, in id order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactEntry>,
@@ -141,6 +151,42 @@ pub struct ArtifactEntry {
     /// The contribution it was extracted from (its IRI on the exporting node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contribution: Option<Url>,
+}
+
+/// A contribution: the text people gave, and how its extraction went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContributionEntry {
+    /// Present on NDJSON lines.
+    #[serde(rename = "@context", default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+    /// Always `Contribution`.
+    #[serde(rename = "type")]
+    pub kind: ContributionType,
+    /// Its IRI on the exporting node.
+    pub id: Url,
+    /// The text.
+    pub content: String,
+    /// Its author's name as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    /// `pending`, `processing`, `complete` or `failed`.
+    pub status: String,
+    /// Extraction attempts made.
+    pub attempts: i32,
+    /// The last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Existing artifacts it was linked to instead of duplicated (IRIs).
+    #[serde(default)]
+    pub reused: Vec<Url>,
+    /// When it was received.
+    pub published: DateTime<Utc>,
+    /// Its last status change.
+    pub updated: DateTime<Utc>,
+    /// When its extraction completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<DateTime<Utc>>,
 }
 
 /// A relationship.

@@ -8,13 +8,15 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::{
-    ArtifactKind, Author, Body, Dimensions, EdgeWeight, RelationshipKind, Slug, Title, Visibility,
-    Weight,
+    ArtifactKind, Author, Body, ContributionStatus, ContributionText, Dimensions, EdgeWeight,
+    RelationshipKind, Slug, Title, Visibility, Weight,
 };
 use crate::error::{Error, Result};
 use crate::input::parse;
 
-use super::format::{ArtifactEntry, ExportDocument, FORMAT_VERSION, RelationshipEntry};
+use super::format::{
+    ArtifactEntry, ContributionEntry, ExportDocument, FORMAT_VERSION, RelationshipEntry,
+};
 
 /// A checked artifact of the file.
 #[derive(Debug, Clone)]
@@ -41,6 +43,31 @@ pub struct FileArtifact {
     pub origin: Option<String>,
     /// The contribution it came from, on the exporting node.
     pub contribution: Option<Url>,
+}
+
+/// A checked contribution of the file.
+#[derive(Debug, Clone)]
+pub struct FileContribution {
+    /// Its IRI on the exporting node.
+    pub iri: Url,
+    /// The text.
+    pub text: ContributionText,
+    /// Author.
+    pub author: Option<Author>,
+    /// Status there.
+    pub status: ContributionStatus,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last failure.
+    pub error: Option<String>,
+    /// Artifacts it reused (IRIs).
+    pub reused: Vec<Url>,
+    /// When it was received.
+    pub published: chrono::DateTime<chrono::Utc>,
+    /// Its last status change.
+    pub updated: chrono::DateTime<chrono::Utc>,
+    /// When its extraction completed.
+    pub completed: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A checked relationship of the file.
@@ -81,6 +108,8 @@ pub struct ImportFile {
     pub published: chrono::DateTime<chrono::Utc>,
     /// Its last change.
     pub updated: chrono::DateTime<chrono::Utc>,
+    /// Contributions, in file order.
+    pub contributions: Vec<FileContribution>,
     /// Artifacts, in file order.
     pub artifacts: Vec<FileArtifact>,
     /// Relationships, in file order.
@@ -97,9 +126,14 @@ fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Error {
 /// Reads a JSON-LD export document.
 pub fn read_document(bytes: &[u8]) -> Result<ImportFile> {
     let mut document: ExportDocument = parse(bytes)?;
+    let contributions = std::mem::take(&mut document.contributions);
     let artifacts = std::mem::take(&mut document.artifacts);
     let relationships = std::mem::take(&mut document.relationships);
     let mut file = header(document, "")?;
+    for (index, entry) in contributions.into_iter().enumerate() {
+        file.contributions
+            .push(contribution(entry, &format!("contributions[{index}]"))?);
+    }
     for (index, entry) in artifacts.into_iter().enumerate() {
         file.artifacts
             .push(artifact(entry, &format!("artifacts[{index}]"))?);
@@ -112,7 +146,8 @@ pub fn read_document(bytes: &[u8]) -> Result<ImportFile> {
     Ok(file)
 }
 
-/// Reads an NDJSON export: the header line, then one `Article` or `Relationship` per line.
+/// Reads an NDJSON export: the header line, then one `Contribution`, `Article` or
+/// `Relationship` per line.
 pub fn read_ndjson(bytes: &[u8]) -> Result<ImportFile> {
     let mut lines = bytes
         .split(|byte| *byte == b'\n')
@@ -131,6 +166,10 @@ pub fn read_ndjson(bytes: &[u8]) -> Result<ImportFile> {
         let value: Value = parse(line).map_err(at(number))?;
         let item = format!("line {number}");
         match value.get("type").and_then(Value::as_str) {
+            Some("Contribution") => file.contributions.push(contribution(
+                parse_value(value).map_err(at(number))?,
+                &item,
+            )?),
             Some("Article") => file
                 .artifacts
                 .push(artifact(parse_value(value).map_err(at(number))?, &item)?),
@@ -142,7 +181,7 @@ pub fn read_ndjson(bytes: &[u8]) -> Result<ImportFile> {
                 return Err(invalid(
                     format!("{item}: type"),
                     format!(
-                        "expected \"Article\" or \"Relationship\", found {}",
+                        "expected \"Contribution\", \"Article\" or \"Relationship\", found {}",
                         other.map_or_else(|| "none".to_owned(), |t| format!("\"{t}\""))
                     ),
                 ));
@@ -197,6 +236,7 @@ fn header(document: ExportDocument, prefix: &str) -> Result<ImportFile> {
             .map_err(|error| invalid(field("visibility"), error))?,
         published: convergence.published,
         updated: convergence.updated,
+        contributions: Vec::new(),
         artifacts: Vec::new(),
         relationships: Vec::new(),
     })
@@ -258,6 +298,32 @@ fn artifact(entry: ArtifactEntry, item: &str) -> Result<FileArtifact> {
     })
 }
 
+fn contribution(entry: ContributionEntry, item: &str) -> Result<FileContribution> {
+    let field = |name: &str| format!("{item}.{name}");
+    Ok(FileContribution {
+        text: ContributionText::try_from(entry.content)
+            .map_err(|error| invalid(field("content"), error))?,
+        author: entry
+            .author_name
+            .map(Author::try_from)
+            .transpose()
+            .map_err(|error| invalid(field("authorName"), error))?,
+        status: ContributionStatus::parse(&entry.status).ok_or_else(|| {
+            invalid(
+                field("status"),
+                "expected pending, processing, complete or failed",
+            )
+        })?,
+        iri: entry.id,
+        attempts: entry.attempts.max(0),
+        error: entry.error,
+        reused: entry.reused,
+        published: entry.published,
+        updated: entry.updated,
+        completed: entry.completed,
+    })
+}
+
 fn relationship(entry: RelationshipEntry, item: &str) -> Result<FileRelationship> {
     let field = |name: &str| format!("{item}.{name}");
     let kind = relationship_kind(&entry.relationship)
@@ -281,9 +347,10 @@ fn relationship(entry: RelationshipEntry, item: &str) -> Result<FileRelationship
 fn unique(file: &ImportFile) -> Result<()> {
     let mut seen = HashMap::new();
     let iris = file
-        .artifacts
+        .contributions
         .iter()
-        .map(|a| &a.iri)
+        .map(|c| &c.iri)
+        .chain(file.artifacts.iter().map(|a| &a.iri))
         .chain(file.relationships.iter().map(|r| &r.iri));
     for (index, iri) in iris.enumerate() {
         if let Some(first) = seen.insert(iri.as_str(), index) {

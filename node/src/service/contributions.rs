@@ -86,7 +86,7 @@ async fn enqueue_extraction(
     jobs::enqueue(conn, JobKind::EXTRACTION, &payload, max_attempts).await
 }
 
-fn change(row: &DbContribution, created: bool) -> ChangeEvent {
+pub(crate) fn change(row: &DbContribution, created: bool) -> ChangeEvent {
     ChangeEvent::ContributionChanged {
         id: row.id,
         convergence: row.convergence_id,

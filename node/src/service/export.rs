@@ -18,14 +18,17 @@ use uuid::Uuid;
 
 use super::convergences::find_readable;
 use crate::auth::{Caller, Grant};
-use crate::db::schema::{artifact_dimensions, artifacts};
-use crate::db::{DbArtifact, DbConvergence, DbPool, DbRelationship, snapshot_position};
+use crate::db::schema::{artifact_dimensions, artifacts, contributions};
+use crate::db::{
+    DbArtifact, DbContribution, DbConvergence, DbPool, DbRelationship, snapshot_position,
+};
 use crate::error::{Error, Result};
 use crate::urls::LocalUrls;
 
 use crate::portability::format::{
-    ArticleType, ArtifactEntry, ConvergenceEntry, ExportDocument, ExportType, FORMAT_VERSION,
-    GroupType, RelationshipEntry, RelationshipType, context,
+    ArticleType, ArtifactEntry, ContributionEntry, ContributionType, ConvergenceEntry,
+    ExportDocument, ExportType, FORMAT_VERSION, GroupType, RelationshipEntry, RelationshipType,
+    context,
 };
 
 /// Rows read per query.
@@ -68,6 +71,7 @@ const RELATIONSHIPS: &str = "SELECT r.id, r.source_id, r.target_id, r.kind, r.we
 /// Where the writer is.
 enum Step {
     Header,
+    Contributions(Option<Uuid>),
     Artifacts(Option<Uuid>),
     Relationships(Option<Uuid>),
     Footer,
@@ -122,9 +126,19 @@ impl Writer {
         loop {
             let chunk = match self.step {
                 Step::Header => {
-                    self.step = Step::Artifacts(None);
+                    self.step = Step::Contributions(None);
                     self.header().await?
                 }
+                Step::Contributions(after) => match self.contributions(after).await? {
+                    Some((last, chunk)) => {
+                        self.step = Step::Contributions(Some(last));
+                        chunk
+                    }
+                    None => {
+                        self.step = Step::Artifacts(None);
+                        self.next_array("artifacts")
+                    }
+                },
                 Step::Artifacts(after) => match self.artifacts(after).await? {
                     Some((last, chunk)) => {
                         self.step = Step::Artifacts(Some(last));
@@ -132,7 +146,7 @@ impl Writer {
                     }
                     None => {
                         self.step = Step::Relationships(None);
-                        self.between_arrays()
+                        self.next_array("relationships")
                     }
                 },
                 Step::Relationships(after) => match self.relationships(after).await? {
@@ -180,6 +194,7 @@ impl Writer {
                 updated: row.updated_at,
                 origin: row.origin_url.clone(),
             },
+            contributions: Vec::new(),
             artifacts: Vec::new(),
             relationships: Vec::new(),
         };
@@ -189,17 +204,57 @@ impl Writer {
             // Opened again without its closing brace, so the arrays follow.
             ExportFormat::Jsonld => {
                 let open = header.strip_suffix('}').unwrap_or(&header);
-                format!("{open},\"artifacts\":[")
+                format!("{open},\"contributions\":[")
             }
         })
     }
 
-    fn between_arrays(&mut self) -> String {
+    /// Closes the document's current array and opens `name`.
+    fn next_array(&mut self, name: &str) -> String {
         self.written = 0;
         match self.format {
-            ExportFormat::Jsonld => "],\"relationships\":[".to_owned(),
+            ExportFormat::Jsonld => format!("],\"{name}\":["),
             ExportFormat::Ndjson => String::new(),
         }
+    }
+
+    /// One page of contributions after `after`, with the last id.
+    async fn contributions(&mut self, after: Option<Uuid>) -> Result<Option<(Uuid, String)>> {
+        let rows: Vec<DbContribution> = contributions::table
+            .filter(contributions::convergence_id.eq(self.convergence.id))
+            .filter(contributions::id.gt(after.unwrap_or(Uuid::nil())))
+            .order(contributions::id)
+            .limit(PAGE)
+            .select(DbContribution::as_select())
+            .load(&mut self.conn)
+            .await?;
+        let Some(last) = rows.last().map(|row| row.id) else {
+            return Ok(None);
+        };
+        let mut chunk = String::new();
+        for row in rows {
+            let entry = ContributionEntry {
+                context: self.line_context(),
+                kind: ContributionType::Contribution,
+                id: self.urls.contribution(row.id),
+                content: row.text,
+                author_name: row.author,
+                status: row.status,
+                attempts: row.attempts,
+                error: row.error,
+                reused: row
+                    .reused
+                    .into_iter()
+                    .flatten()
+                    .map(|id| self.urls.artifact(id))
+                    .collect(),
+                published: row.created_at,
+                updated: row.updated_at,
+                completed: row.completed_at,
+            };
+            self.push(&mut chunk, &entry)?;
+        }
+        Ok(Some((last, chunk)))
     }
 
     /// One page of artifacts after `after`, with the last id; `None` when there are no more.

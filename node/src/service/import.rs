@@ -20,13 +20,16 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::db::schema::{artifact_relationships, artifacts, contributions, convergences};
-use crate::db::{ChangeOperation, DbArtifact, DbConvergence, DbRelationship, Outbox};
-use crate::domain::Slug;
+use crate::db::{
+    ChangeOperation, DbArtifact, DbContribution, DbConvergence, DbRelationship, Outbox,
+};
+use crate::domain::{ContributionStatus, Slug};
 use crate::error::{Error, Result};
 use crate::portability::read::{FileArtifact, FileRelationship, ImportFile};
 use crate::urls::LocalUrls;
 
 use super::artifacts::{artifact_change, dimension_rows, insert_dimensions, replace_dimensions};
+use super::contributions::change as contribution_change;
 use super::convergences::convergence_change;
 use super::relationships::relationship_change;
 
@@ -40,6 +43,8 @@ pub struct ImportReport {
     pub convergence: String,
     /// Whether it was created by the import.
     pub convergence_created: bool,
+    /// Contributions created, left as they were.
+    pub contributions: Counts,
     /// Artifacts created, updated, left as they were.
     pub artifacts: Counts,
     /// Relationships created, left as they were.
@@ -141,8 +146,19 @@ async fn apply(
         ..ImportReport::default()
     };
     let origin = LocalUrls::new(file.exported_from.clone());
-    let placed =
-        place_artifacts(conn, &mut outbox, &convergence, file, &origin, &mut report).await?;
+    let contributions =
+        place_contributions(conn, &mut outbox, &convergence, file, &origin, &mut report).await?;
+    let placed = place_artifacts(
+        conn,
+        &mut outbox,
+        &convergence,
+        file,
+        &origin,
+        &contributions,
+        &mut report,
+    )
+    .await?;
+    link_reused(conn, file, &contributions, &placed).await?;
     place_relationships(
         conn,
         &mut outbox,
@@ -150,6 +166,7 @@ async fn apply(
         file,
         &origin,
         &placed,
+        &contributions,
         &mut report,
     )
     .await?;
@@ -215,6 +232,7 @@ async fn place_artifacts(
     convergence: &DbConvergence,
     file: &ImportFile,
     origin: &LocalUrls,
+    contributions: &Contributions,
     report: &mut ImportReport,
 ) -> Result<HashMap<String, Uuid>> {
     let exported: Vec<Option<Uuid>> = file
@@ -247,15 +265,10 @@ async fn place_artifacts(
             .await?;
         stored.extend(rows.into_iter().map(|row| (row.id, row)));
     }
-    let known_contributions = contributions_here(conn, file, origin).await?;
     let (mut new_rows, mut new_files) = (Vec::new(), Vec::new());
     let mut placed = HashMap::new();
     for (artifact, id) in file.artifacts.iter().zip(ids) {
-        let contribution = artifact
-            .contribution
-            .as_ref()
-            .and_then(|iri| origin.local_contribution(iri))
-            .filter(|id| known_contributions.contains(id));
+        let contribution = contributions.of(artifact.contribution.as_ref());
         match stored.get(&id) {
             None => {
                 new_rows.push(new_row(artifact, id, convergence.id, contribution));
@@ -296,16 +309,46 @@ async fn place_artifacts(
     Ok(placed)
 }
 
-/// The contributions of the file that exist on this node (provenance is kept only for those).
-async fn contributions_here(
+/// The local ids of the file's contributions (by IRI), and of those it names that this node
+/// holds already.
+struct Contributions {
+    placed: HashMap<String, Uuid>,
+    here: HashSet<Uuid>,
+    origin: LocalUrls,
+}
+
+impl Contributions {
+    /// The local contribution `iri` names, if there is one (provenance is kept only then).
+    fn of(&self, iri: Option<&Url>) -> Option<Uuid> {
+        let iri = iri?;
+        self.placed.get(iri.as_str()).copied().or_else(|| {
+            self.origin
+                .local_contribution(iri)
+                .filter(|id| self.here.contains(id))
+        })
+    }
+}
+
+/// Creates the file's contributions (each only once: an id present here is left as it is). One
+/// whose extraction had not finished is imported as failed, to be retried here: its job did not
+/// travel with it.
+async fn place_contributions(
     conn: &mut AsyncPgConnection,
+    outbox: &mut Outbox,
+    convergence: &DbConvergence,
     file: &ImportFile,
     origin: &LocalUrls,
-) -> Result<HashSet<Uuid>> {
+    report: &mut ImportReport,
+) -> Result<Contributions> {
     let named: Vec<Uuid> = file
-        .artifacts
+        .contributions
         .iter()
-        .filter_map(|artifact| artifact.contribution.as_ref())
+        .map(|c| &c.iri)
+        .chain(
+            file.artifacts
+                .iter()
+                .filter_map(|a| a.contribution.as_ref()),
+        )
         .chain(
             file.relationships
                 .iter()
@@ -313,13 +356,101 @@ async fn contributions_here(
         )
         .filter_map(|iri| origin.local_contribution(iri))
         .collect();
-    Ok(contributions::table
+    let stored: HashMap<Uuid, Uuid> = contributions::table
         .filter(contributions::id.eq_any(&named))
-        .select(contributions::id)
+        .select((contributions::id, contributions::convergence_id))
         .load(conn)
         .await?
         .into_iter()
-        .collect())
+        .collect();
+    let elsewhere: HashSet<Uuid> = stored
+        .iter()
+        .filter(|(_, in_convergence)| **in_convergence != convergence.id)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut placed = HashMap::new();
+    for contribution in &file.contributions {
+        let id = local_id(
+            &contribution.iri,
+            origin.local_contribution(&contribution.iri),
+            &elsewhere,
+        );
+        placed.insert(contribution.iri.to_string(), id);
+        if stored.get(&id) == Some(&convergence.id) {
+            report.contributions.unchanged += 1;
+            continue;
+        }
+        let unfinished = matches!(
+            contribution.status,
+            ContributionStatus::Pending | ContributionStatus::Processing
+        );
+        let row = DbContribution {
+            id,
+            convergence_id: convergence.id,
+            author: contribution.author.as_ref().map(|a| a.as_str().to_owned()),
+            text: contribution.text.as_str().to_owned(),
+            status: if unfinished {
+                ContributionStatus::Failed
+            } else {
+                contribution.status
+            }
+            .as_str()
+            .to_owned(),
+            attempts: contribution.attempts,
+            error: if unfinished {
+                Some("imported before its extraction finished: retry it".to_owned())
+            } else {
+                contribution.error.clone()
+            },
+            job_id: None,
+            reused: Vec::new(),
+            created_at: contribution.published,
+            updated_at: contribution.updated,
+            completed_at: contribution.completed,
+        };
+        let inserted = diesel::insert_into(contributions::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 0 {
+            report.contributions.unchanged += 1;
+            continue;
+        }
+        outbox.push(contribution_change(&row, true));
+        report.contributions.created += 1;
+    }
+    Ok(Contributions {
+        placed,
+        here: stored.keys().copied().collect(),
+        origin: origin.clone(),
+    })
+}
+
+/// Records, for each contribution of the file, the artifacts it reused that are here now.
+async fn link_reused(
+    conn: &mut AsyncPgConnection,
+    file: &ImportFile,
+    contributions: &Contributions,
+    placed: &HashMap<String, Uuid>,
+) -> Result<()> {
+    for contribution in file.contributions.iter().filter(|c| !c.reused.is_empty()) {
+        let Some(id) = contributions.placed.get(contribution.iri.as_str()) else {
+            continue;
+        };
+        let reused: Vec<Option<Uuid>> = contribution
+            .reused
+            .iter()
+            .filter_map(|iri| placed.get(iri.as_str()).copied())
+            .map(Some)
+            .collect();
+        diesel::update(contributions::table.find(id))
+            .filter(contributions::reused.eq(Vec::<Option<Uuid>>::new()))
+            .set(contributions::reused.eq(reused))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn new_row(
@@ -382,6 +513,7 @@ async fn place_relationships(
     file: &ImportFile,
     origin: &LocalUrls,
     placed: &HashMap<String, Uuid>,
+    contributions: &Contributions,
     report: &mut ImportReport,
 ) -> Result<()> {
     let exported: Vec<Uuid> = file
@@ -437,7 +569,7 @@ async fn place_relationships(
             kind: relationship.kind.as_str().to_owned(),
             weight: relationship.weight.get(),
             created_at: relationship.published,
-            contribution_id: None,
+            contribution_id: contributions.of(relationship.contribution.as_ref()),
         };
         let inserted = diesel::insert_into(artifact_relationships::table)
             .values((
