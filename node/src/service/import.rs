@@ -165,8 +165,10 @@ async fn apply(
         &convergence,
         file,
         &origin,
-        &placed,
-        &contributions,
+        Placed {
+            artifacts: &placed,
+            contributions: &contributions,
+        },
         &mut report,
     )
     .await?;
@@ -505,6 +507,15 @@ async fn update_row(
     Ok(())
 }
 
+/// What the import placed before its relationships.
+#[derive(Clone, Copy)]
+struct Placed<'a> {
+    /// Local ids of the file's live artifacts, by IRI.
+    artifacts: &'a HashMap<String, Uuid>,
+    /// Local ids of contributions.
+    contributions: &'a Contributions,
+}
+
 /// Creates the file's relationships whose ends are placed or live here.
 async fn place_relationships(
     conn: &mut AsyncPgConnection,
@@ -512,8 +523,7 @@ async fn place_relationships(
     target: &DbConvergence,
     file: &ImportFile,
     origin: &LocalUrls,
-    placed: &HashMap<String, Uuid>,
-    contributions: &Contributions,
+    placed: Placed<'_>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let exported: Vec<Uuid> = file
@@ -540,7 +550,7 @@ async fn place_relationships(
     for relationship in &file.relationships {
         let ends = Ends {
             origin,
-            placed,
+            placed: placed.artifacts,
             target,
             relationship,
         };
@@ -569,7 +579,7 @@ async fn place_relationships(
             kind: relationship.kind.as_str().to_owned(),
             weight: relationship.weight.get(),
             created_at: relationship.published,
-            contribution_id: contributions.of(relationship.contribution.as_ref()),
+            contribution_id: placed.contributions.of(relationship.contribution.as_ref()),
         };
         let inserted = diesel::insert_into(artifact_relationships::table)
             .values((
