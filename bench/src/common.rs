@@ -206,6 +206,12 @@ pub(crate) enum BenchError {
     /// An event stream broke.
     #[error("event stream: {0}")]
     Stream(String),
+    /// A node operation (export, import) failed.
+    #[error("node: {0}")]
+    Node(#[from] kgnode::error::Error),
+    /// The node's connection pool could not be set up.
+    #[error(transparent)]
+    Pool(#[from] kgnode::db::ConnectError),
     /// A local file operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -586,4 +592,18 @@ pub(crate) struct LoadAverage {
 
 pub(crate) fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Resident memory of this process, from `/proc/self/status` (0 if unknown).
+pub(crate) fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
 }

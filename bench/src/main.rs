@@ -66,9 +66,18 @@
 //! kgnode-bench extraction [--jobs 20000] [--workers 1,2,4] [--contributions 10000] [--rate 50]
 //! ```
 //!
+//! `kgnode-bench portability -n 100000` COPY-loads a convergence, exports it through the node's
+//! export, imports the file into a fresh database through the node's import, and times
+//! `pg_dump -Fc` of the same tables:
+//!
+//! ```text
+//! kgnode-bench portability -n 100000 [--json]
+//! ```
+//!
 //! Modules: `synthetic` (the seeded data generator), `common` (options, errors, databases, the
 //! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), and one module per
-//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`, `extraction`. Every HTTP client sends the
+//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`, `extraction`,
+//! `portability`. Every HTTP client sends the
 //! `Accept-Encoding` of a browser or Python `requests`; search and graph also report
 //! `Accept-Encoding: identity` figures beside.
 
@@ -78,6 +87,7 @@ mod extraction;
 mod federation;
 mod graph;
 mod load;
+mod portability;
 mod realtime;
 mod search;
 mod synthetic;
@@ -90,6 +100,7 @@ use extraction::{ExtractionArgs, extraction_command};
 use federation::{FederationArgs, federation_command};
 use graph::{GraphArgs, graph_command};
 use load::{LoadArgs, load_command};
+use portability::{PortabilityArgs, portability_command};
 use realtime::{RealtimeArgs, realtime_command};
 use search::{SearchArgs, search_command};
 
@@ -117,6 +128,8 @@ enum Command {
     Realtime(RealtimeArgs),
     /// The job queue alone (no-op jobs), then contributions through the built-in extractor.
     Extraction(ExtractionArgs),
+    /// Export and import of a convergence, next to pg_dump and COPY of the same rows.
+    Portability(PortabilityArgs),
 }
 
 #[tokio::main]
@@ -129,6 +142,7 @@ async fn main() -> ExitCode {
         Command::Federation(args) => federation_command(args).await,
         Command::Realtime(args) => realtime_command(args).await,
         Command::Extraction(args) => extraction_command(args).await,
+        Command::Portability(args) => portability_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

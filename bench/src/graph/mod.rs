@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::common::{
     BenchError, DatasetArgs, Encoding, Latency, LoadAverage, Phase, RunningNode, Server,
     ServerArgs, clean_up, expect_status, http_client, load_average, load_average_once_quiet,
-    parse_positive, print_report, quotient,
+    parse_positive, print_report, quotient, resident_bytes,
 };
 use crate::copy::load_with_copy;
 use postgres::CteRunner;
@@ -193,20 +193,6 @@ fn debug_field(text: &str, field: &str) -> Option<u64> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
-}
-
-/// Resident memory of this process, from `/proc/self/status` (0 if unknown).
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 /// The whole `graph` run on `database`, which it creates.

@@ -297,16 +297,18 @@ async fn place_artifacts(
             .execute(conn)
             .await?;
     }
+    let mut all_tags = Vec::new();
     for (row, artifact) in new_rows.iter().zip(new_files) {
         let tags = dimension_rows(row.id, &artifact.dimensions);
-        insert_dimensions(conn, &tags).await?;
         outbox.count_dimensions(
             row.convergence_id,
             tags.iter().map(|tag| (tag.dimension.as_str(), tag.weight)),
             1,
         );
+        all_tags.extend(tags);
         outbox.push(artifact_change(row, ChangeOperation::Insert)?);
     }
+    insert_dimensions(conn, &all_tags).await?;
     report.artifacts.created += new_rows.len() as u64;
     Ok(placed)
 }
@@ -547,6 +549,7 @@ async fn place_relationships(
                 .map(|(id, source, target)| (id, (source, target))),
         );
     }
+    let mut rows = Vec::new();
     for relationship in &file.relationships {
         let ends = Ends {
             origin,
@@ -581,24 +584,34 @@ async fn place_relationships(
             created_at: relationship.published,
             contribution_id: placed.contributions.of(relationship.contribution.as_ref()),
         };
-        let inserted = diesel::insert_into(artifact_relationships::table)
-            .values((
-                &row,
-                artifact_relationships::origin_url.eq(&relationship.origin),
-            ))
+        rows.push((row, relationship.origin.clone(), source_convergence));
+    }
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|(row, origin_url, _)| (row, artifact_relationships::origin_url.eq(origin_url)))
+            .collect();
+        // An edge already here (this id, or the same ends and kind) is left as it is.
+        let inserted: HashSet<Uuid> = diesel::insert_into(artifact_relationships::table)
+            .values(values)
             .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        if inserted == 0 {
-            report.relationships.unchanged += 1;
-            continue;
+            .returning(artifact_relationships::id)
+            .get_results(conn)
+            .await?
+            .into_iter()
+            .collect();
+        for (row, _, source_convergence) in chunk {
+            if !inserted.contains(&row.id) {
+                report.relationships.unchanged += 1;
+                continue;
+            }
+            outbox.push(relationship_change(
+                row,
+                *source_convergence,
+                ChangeOperation::Insert,
+            )?);
+            report.relationships.created += 1;
         }
-        outbox.push(relationship_change(
-            &row,
-            source_convergence,
-            ChangeOperation::Insert,
-        )?);
-        report.relationships.created += 1;
     }
     Ok(())
 }
