@@ -196,7 +196,7 @@ async fn bench(
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
     let mut chunks =
-        std::pin::pin!(export(&pool, caller.clone(), SLUG, ExportFormat::Jsonld, &base).await?);
+        std::pin::pin!(export(&pool, caller, SLUG, ExportFormat::Jsonld, &base).await?);
     let mut export_bytes = 0;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;
