@@ -82,7 +82,7 @@ pub struct ExportDocument {
     /// Its live artifacts, in id order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactEntry>,
-    /// Relationships with an end among them, in id order.
+    /// Relationships with an end among them: those of each page of artifacts, by id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relationships: Vec<RelationshipEntry>,
 }

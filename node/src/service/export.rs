@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Nullable, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::Stream;
 use kg_federation::context::relationship_iri;
@@ -54,19 +54,20 @@ impl ExportFormat {
     }
 }
 
-/// Relationships with an end in `$1`, whose other end `caller` may read ($2: every
-/// convergence; $3: a private one it is granted), after the id `$4`.
+/// The live relationships of the artifacts `$4` (of the convergence `$1`): those they start,
+/// and those into them from other convergences, whose other end `caller` may read ($2: every
+/// convergence; $3: a private one it is granted). Both go through an index on one end, so a
+/// page costs the same however large the convergence.
 const RELATIONSHIPS: &str = "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at, \
             r.origin_url, r.contribution_id \
      FROM artifact_relationships r \
      JOIN artifacts s ON s.id = r.source_id JOIN convergences cs ON cs.id = s.convergence_id \
      JOIN artifacts t ON t.id = r.target_id JOIN convergences ct ON ct.id = t.convergence_id \
-     WHERE (s.convergence_id = $1 OR t.convergence_id = $1) \
+     WHERE (r.source_id = ANY($4) OR (r.target_id = ANY($4) AND s.convergence_id <> $1)) \
        AND s.deleted_at IS NULL AND t.deleted_at IS NULL \
        AND ($2 OR cs.visibility = 'public' OR cs.id = $3) \
        AND ($2 OR ct.visibility = 'public' OR ct.id = $3) \
-       AND r.id > $4 \
-     ORDER BY r.id LIMIT $5";
+     ORDER BY r.id";
 
 /// Where the writer is.
 enum Step {
@@ -315,24 +316,33 @@ impl Writer {
         Ok(Some((last, chunk)))
     }
 
-    /// One page of relationships after `after`, with the last id.
+    /// The relationships of the next page of artifacts after `after` (by artifact id), with
+    /// the page's last artifact id; `None` when no artifacts are left.
     async fn relationships(&mut self, after: Option<Uuid>) -> Result<Option<(Uuid, String)>> {
         let (all, granted) = match self.caller.grant() {
             Some(Grant::Node) => (true, None),
             Some(Grant::Convergence(id)) => (false, Some(id)),
             None => (false, None),
         };
+        let page: Vec<Uuid> = artifacts::table
+            .filter(artifacts::convergence_id.eq(self.convergence.id))
+            .filter(artifacts::deleted_at.is_null())
+            .filter(artifacts::id.gt(after.unwrap_or(Uuid::nil())))
+            .order(artifacts::id)
+            .limit(PAGE)
+            .select(artifacts::id)
+            .load(&mut self.conn)
+            .await?;
+        let Some(last) = page.last().copied() else {
+            return Ok(None);
+        };
         let rows: Vec<DbRelationshipRow> = diesel::sql_query(RELATIONSHIPS)
             .bind::<SqlUuid, _>(self.convergence.id)
             .bind::<Bool, _>(all)
             .bind::<Nullable<SqlUuid>, _>(granted)
-            .bind::<SqlUuid, _>(after.unwrap_or(Uuid::nil()))
-            .bind::<BigInt, _>(PAGE)
+            .bind::<Array<SqlUuid>, _>(&page)
             .load(&mut self.conn)
             .await?;
-        let Some(last) = rows.last().map(|row| row.relationship.id) else {
-            return Ok(None);
-        };
         let mut chunk = String::new();
         for DbRelationshipRow {
             relationship: row,
