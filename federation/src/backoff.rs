@@ -39,6 +39,14 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The pause named by the `Retry-After` header of an answer received at `now`, if any.
+pub fn retry_after_header(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| retry_after(value, now))
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {

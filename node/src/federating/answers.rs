@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use activitypub_federation::error::Error as ProtocolError;
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use reqwest_middleware::reqwest::{Method, Request, Response, StatusCode, header};
+use reqwest_middleware::reqwest::{Method, Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
 use super::error::FederationError;
@@ -80,11 +80,8 @@ impl Middleware for AnswersAsErrors {
             return Ok(response);
         }
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| kg_federation::backoff::retry_after(value, SystemTime::now()));
+        let retry_after =
+            kg_federation::backoff::retry_after_header(response.headers(), SystemTime::now());
         let body = excerpt(response).await;
         Err(reqwest_middleware::Error::Middleware(anyhow::Error::new(
             Refused {

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use reqwest13::{StatusCode, header};
+use reqwest13::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -138,11 +138,8 @@ impl OpenAiExtractor {
             .await
             .map_err(|error| self.unanswered(&error))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| kg_federation::backoff::retry_after(value, SystemTime::now()));
+        let retry_after =
+            kg_federation::backoff::retry_after_header(response.headers(), SystemTime::now());
         let mut bytes = Vec::new();
         while let Some(chunk) = response
             .chunk()
