@@ -877,6 +877,12 @@ async fn a_mastodon_style_follower_is_accepted_and_receives_announces() {
     assert_eq!(announce["object"]["type"], "Create");
     assert_eq!(announce["object"]["object"]["type"], "Article");
     assert_eq!(announce["object"]["object"]["name"], "Hello fediverse");
+    // Both activity ids dereference, the inner Create's too.
+    for id in [&announce["id"], &announce["object"]["id"]] {
+        let fetched = mastodon.signed_get(id.as_str().unwrap()).await;
+        assert_eq!(&fetched["id"], id);
+        assert!(fetched["@context"].is_array(), "{fetched}");
+    }
 
     // A rename reaches Alice as the Group's Update of itself, as Mastodon sends profile updates.
     node.patch("/api/v1/convergences/ideas", json!({"name": "Big ideas"}))

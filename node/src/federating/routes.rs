@@ -434,7 +434,8 @@ async fn get_relationship(path: web::Path<Uuid>, config: Config) -> Answer {
     }
 }
 
-/// A queued activity, as it was sent.
+/// An activity this node queued, as it was sent; or the content activity inside one of its
+/// Announces (with the Announce's context).
 async fn get_activity(request: HttpRequest, config: Config) -> Answer {
     let data = config.to_request_data();
     let url = data.urls.url(request.path());
@@ -446,10 +447,44 @@ async fn get_activity(request: HttpRequest, config: Config) -> Answer {
         .first(&mut conn)
         .await
         .optional()?;
+    let payload = match payload {
+        Some(payload) => Some(payload),
+        None => inner_activity(&mut conn, &url).await?,
+    };
     match payload {
         Some(payload) => Ok(HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, kg_federation::FEDERATION_CONTENT_TYPE))
             .body(payload.to_string())),
         None => not_found("activity"),
     }
+}
+
+/// The content activity with id `url` inside a queued Announce, with the Announce's context.
+async fn inner_activity(
+    conn: &mut diesel_async::AsyncPgConnection,
+    url: &url::Url,
+) -> Result<Option<serde_json::Value>, FederationError> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        payload: serde_json::Value,
+    }
+    // Spelled as the index federation_activities_by_inner_id is.
+    let row: Option<Row> = diesel::sql_query(
+        "SELECT payload FROM federation_activities \
+         WHERE (payload -> 'object' ->> 'id') = $1 \
+           AND retry_of IS NULL AND payload ->> 'type' = 'Announce' LIMIT 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(url.as_str())
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(row.and_then(|Row { mut payload }| {
+        let context = payload.get("@context").cloned();
+        let mut inner = payload.get_mut("object")?.take();
+        if let (Some(context), Some(object)) = (context, inner.as_object_mut()) {
+            object.insert("@context".to_owned(), context);
+        }
+        Some(inner)
+    }))
 }

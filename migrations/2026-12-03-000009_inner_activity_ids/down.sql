@@ -1,0 +1,1 @@
+DROP INDEX federation_activities_by_inner_id;
