@@ -83,6 +83,8 @@ pub async fn import_file(
     caller: Caller,
     query: web::Query<ImportQuery>,
 ) -> Result<web::Json<ImportReport>> {
+    // Checked again by the import itself; here so that nobody else can make the node read a
+    // body of up to `http.max_import_bytes`.
     caller.require_node("importing")?;
     let into = query
         .into
