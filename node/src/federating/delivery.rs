@@ -266,6 +266,7 @@ impl InboxWorker {
             // order, so the mark only ever covers a contiguous run of successes. It moves once
             // per batch: after a crash at most one batch is sent again, and receivers ignore
             // activities they have already applied.
+            let batch_start = mark;
             let in_flight = data.settings.deliveries_in_flight.max(1);
             let sends: Vec<_> = pending
                 .iter()
@@ -286,8 +287,10 @@ impl InboxWorker {
                 }
             }
             drop(results);
+            // The head's failure counts restart once this drain moved the mark at all (a
+            // delivery or a parked activity); a success is recorded only for deliveries.
             let progressed = mark > self.claimed.delivered_through;
-            if progressed {
+            if mark > batch_start {
                 self.delivered(mark).await?;
             }
             let Some((id, error)) = failure else {
