@@ -430,9 +430,10 @@ async fn a_crash_mid_extraction_loses_and_duplicates_nothing() {
     database.create().await;
     kgnode::db::run_pending(&database.url).await.unwrap();
     let mut conn = database.connect().await;
-    let (_, token) = kgnode::auth::create_token(&mut conn, None, "crash")
-        .await
-        .unwrap();
+    let (_, token) =
+        kgnode::auth::create_token(&mut conn, &kgnode::auth::TokenRequest::node_admin("crash"))
+            .await
+            .unwrap();
     let data_dir = std::env::temp_dir().join(format!("{}-crash", database.name));
     // A short lease: the jobs the killed process held run again two seconds later.
     let env = [

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use kgnode::auth::create_token;
+use kgnode::auth::{TokenRequest, TokenRole, create_token};
 use kgnode::config::Settings;
 use kgnode::startup::Application;
 use reqwest::{Method, StatusCode};
@@ -138,6 +138,16 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.jobs.backoff_max_secs = 1;
     settings.jobs.max_attempts = 3;
     settings.jobs.poll_ms = 100;
+    // Tests write far faster than people do; the rate-limit tests turn the limits on.
+    settings.limits = kgnode::config::LimitSettings {
+        anonymous_reads_per_minute: 0,
+        anonymous_searches_per_minute: 0,
+        reads_per_minute: 0,
+        searches_per_minute: 0,
+        writes_per_minute: 0,
+        logins_per_minute_per_username: 0,
+        logins_per_minute_per_ip: 0,
+    };
     settings
 }
 
@@ -189,7 +199,9 @@ pub async fn spawn_node_with(
     let data_dir = std::env::temp_dir().join(&database.name);
     let (base, server) = start_on(&database, &data_dir, 0, &configure).await;
     let mut conn = database.connect().await;
-    let (_, admin_token) = create_token(&mut conn, None, "tests").await.expect("token");
+    let (_, admin_token) = create_token(&mut conn, &TokenRequest::node_admin("tests"))
+        .await
+        .expect("token");
     TestNode {
         base,
         admin_token,
@@ -405,10 +417,13 @@ impl TestNode {
     pub async fn convergence_token(&self, slug: &str) -> String {
         let mut conn = self.database.connect().await;
         let slug = kgnode::domain::Slug::try_from(slug.to_owned()).expect("slug");
-        create_token(&mut conn, Some(&slug), "tests")
-            .await
-            .expect("token")
-            .1
+        create_token(
+            &mut conn,
+            &TokenRequest::convergence(slug, TokenRole::Admin, "tests"),
+        )
+        .await
+        .expect("token")
+        .1
     }
 
     /// Counts rows of a table, straight from the database.
@@ -502,6 +517,17 @@ pub fn kgnode_binary() -> PathBuf {
     binary
 }
 
+/// The settings that turn every rate limit off, as environment variables.
+const UNLIMITED: [&str; 7] = [
+    "KGNODE_LIMITS__ANONYMOUS_READS_PER_MINUTE",
+    "KGNODE_LIMITS__ANONYMOUS_SEARCHES_PER_MINUTE",
+    "KGNODE_LIMITS__READS_PER_MINUTE",
+    "KGNODE_LIMITS__SEARCHES_PER_MINUTE",
+    "KGNODE_LIMITS__WRITES_PER_MINUTE",
+    "KGNODE_LIMITS__LOGINS_PER_MINUTE_PER_USERNAME",
+    "KGNODE_LIMITS__LOGINS_PER_MINUTE_PER_IP",
+];
+
 /// A `kgnode serve` process, killed when dropped.
 pub struct NodeProcess {
     pub base: String,
@@ -535,6 +561,7 @@ impl NodeProcess {
             .env("KGNODE_LOG__FILTER", log)
             .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
+            .envs(UNLIMITED.iter().map(|name| (*name, "0")))
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stderr(std::process::Stdio::piped())

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod access;
+mod accounts;
 mod artifacts;
 mod bad_input;
 mod batch;
@@ -21,10 +22,12 @@ mod federation;
 mod graph;
 mod harness;
 mod health;
+mod limits;
 mod migrations;
 mod openai_extraction;
 mod portability;
 mod realtime;
 mod relationships;
+mod roles;
 mod search;
 mod transport;

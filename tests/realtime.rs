@@ -389,9 +389,16 @@ async fn a_revoked_token_ends_its_streams() {
     node.convergence("revocable", "private").await;
     let mut conn = node.database.connect().await;
     let slug = kgnode::domain::Slug::try_from("revocable".to_owned()).unwrap();
-    let (id, token) = kgnode::auth::create_token(&mut conn, Some(&slug), "stream")
-        .await
-        .unwrap();
+    let (id, token) = kgnode::auth::create_token(
+        &mut conn,
+        &kgnode::auth::TokenRequest::convergence(
+            slug.clone(),
+            kgnode::auth::TokenRole::Admin,
+            "stream",
+        ),
+    )
+    .await
+    .unwrap();
     let mut stream = EventStream::open(
         &node,
         "/api/v1/convergences/revocable/events",

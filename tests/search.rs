@@ -249,9 +249,10 @@ async fn the_index_survives_kill_9_mid_load_and_verifies() {
     database.create().await;
     kgnode::db::run_pending(&database.url).await.unwrap();
     let mut conn = database.connect().await;
-    let (_, token) = kgnode::auth::create_token(&mut conn, None, "crash")
-        .await
-        .unwrap();
+    let (_, token) =
+        kgnode::auth::create_token(&mut conn, &kgnode::auth::TokenRequest::node_admin("crash"))
+            .await
+            .unwrap();
     let data_dir = std::env::temp_dir().join(format!("{}-crash", database.name));
     let client = reqwest::Client::new();
 

@@ -427,7 +427,11 @@ pub(crate) fn remove_dir(dir: PathBuf) {
 /// Creates a node-wide token directly in the database at `database_url`.
 pub(crate) async fn node_token(database_url: &str) -> Result<String, BenchError> {
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    let (_, token) = kgnode::auth::create_token(&mut conn, None, "kgnode-bench").await?;
+    let (_, token) = kgnode::auth::create_token(
+        &mut conn,
+        &kgnode::auth::TokenRequest::node_admin("kgnode-bench"),
+    )
+    .await?;
     Ok(token)
 }
 

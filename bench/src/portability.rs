@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures_util::StreamExt;
-use kgnode::auth::{Caller, Grant};
+use kgnode::auth::Caller;
 use kgnode::service::export::{ExportFormat, export};
 use kgnode::service::import::{ImportOptions, import};
 use serde::Serialize;
@@ -189,14 +189,14 @@ async fn bench(
     }
 
     let file = std::env::temp_dir().join(format!("{source}.jsonld"));
-    let caller = Caller::with_grant(Grant::Node);
+    let caller = Caller::system();
     let base = url::Url::parse("http://localhost:8080")?;
     let pool = pool(server, source)?;
     let sampler = RssSampler::start();
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
     let mut chunks =
-        std::pin::pin!(export(&pool, caller, SLUG, ExportFormat::Jsonld, &base).await?);
+        std::pin::pin!(export(&pool, caller.clone(), SLUG, ExportFormat::Jsonld, &base).await?);
     let mut export_bytes = 0;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;

@@ -35,6 +35,61 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Turning contributions into artifacts.
     pub extraction: ExtractionSettings,
+    /// Participants' accounts, sessions and passwords.
+    pub accounts: AccountSettings,
+    /// Request rate limits.
+    pub limits: LimitSettings,
+}
+
+/// Who may register, and how sessions and passwords work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Who may create an account.
+    pub registration: Registration,
+    /// Days a session lasts after login.
+    pub session_days: u64,
+    /// Shortest accepted password, in characters.
+    pub min_password_chars: usize,
+    /// argon2id memory cost, in KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id passes over the memory.
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Only with an invite code, which gives a role in its convergence.
+    Invite,
+    /// Anyone; an invite code, when given, still gives its role.
+    Open,
+    /// Nobody; accounts are made with `kgnode participant create`.
+    Closed,
+}
+
+/// Requests per minute, per bucket; 0 disables a limit. Anonymous callers are counted per client
+/// IP, others per token or participant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Reads (and anything that is neither a search nor a write) per anonymous client IP.
+    pub anonymous_reads_per_minute: u32,
+    /// Searches per anonymous client IP.
+    pub anonymous_searches_per_minute: u32,
+    /// Reads per token or participant.
+    pub reads_per_minute: u32,
+    /// Searches per token or participant.
+    pub searches_per_minute: u32,
+    /// Writes per token or participant.
+    pub writes_per_minute: u32,
+    /// Login attempts (and registrations) per username.
+    pub logins_per_minute_per_username: u32,
+    /// Login attempts and registrations per client IP.
+    pub logins_per_minute_per_ip: u32,
 }
 
 /// Job-queue settings.
@@ -195,6 +250,10 @@ pub struct HttpSettings {
     pub max_import_bytes: usize,
     /// Longest wait for the next piece of a request body, in seconds, before 408.
     pub body_timeout_secs: u64,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client; empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins whose web pages may call the API (CORS); `"*"` for any; empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 /// Node identity and local state.

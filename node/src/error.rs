@@ -7,7 +7,7 @@
 //! carries the request id).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::WWW_AUTHENTICATE;
+use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
@@ -73,6 +73,17 @@ pub enum Error {
     /// The bearer token is malformed, unknown or revoked.
     #[error("the bearer token is not valid")]
     InvalidToken,
+    /// The username and password do not match an account.
+    #[error("unknown username or wrong password")]
+    InvalidCredentials,
+    /// Too many requests of one kind from one caller.
+    #[error("too many {bucket} from this client; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Which limit (`reads`, `searches`, `writes`, `logins`, ...).
+        bucket: &'static str,
+        /// Seconds until a request of this kind is accepted again.
+        retry_after_secs: u64,
+    },
     /// The token is valid but does not grant this action.
     #[error("{0}")]
     Forbidden(String),
@@ -137,6 +148,9 @@ pub enum Error {
     /// A database operation failed unexpectedly.
     #[error("database error: {0}")]
     Database(#[source] DieselError),
+    /// A part of the node itself failed (its random source, password hashing).
+    #[error("internal failure: {0}")]
+    Internal(String),
     /// A response could not be written as JSON.
     #[error("response encoding error: {0}")]
     Encoding(#[source] serde_json::Error),
@@ -159,6 +173,8 @@ impl Error {
             Error::TooManyItems(_) => (S::PAYLOAD_TOO_LARGE, "too_many_items"),
             Error::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
             Error::InvalidToken => (S::UNAUTHORIZED, "invalid_token"),
+            Error::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
+            Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Error::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             Error::NotFound { .. } => (S::NOT_FOUND, "not_found"),
             Error::RouteNotFound(_) => (S::NOT_FOUND, "route_not_found"),
@@ -173,7 +189,7 @@ impl Error {
             Error::DatabaseUnavailable(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable"),
             Error::IndexBuilding => (S::SERVICE_UNAVAILABLE, "index_building"),
             Error::TooManySubscribers => (S::SERVICE_UNAVAILABLE, "too_many_subscribers"),
-            Error::Search(_) | Error::Database(_) | Error::Encoding(_) => {
+            Error::Search(_) | Error::Database(_) | Error::Encoding(_) | Error::Internal(_) => {
                 (S::INTERNAL_SERVER_ERROR, "internal")
             }
         }
@@ -292,6 +308,11 @@ impl ResponseError for Error {
             }
             Error::InvalidToken => {
                 response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+            }
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -36,6 +37,7 @@ pub mod graphing;
 pub mod indexing;
 pub mod input;
 pub mod jobs;
+pub mod limits;
 pub mod portability;
 pub mod realtime;
 pub mod service;

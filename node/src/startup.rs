@@ -15,6 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
+use crate::auth::PasswordHashing;
 use crate::config::{JobSettings, Settings};
 use crate::db::{self, DbPool};
 use crate::extraction::ExtractionHandler;
@@ -24,6 +25,7 @@ use crate::federating::{self, FederationContext, FederationError, federation_con
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::jobs::start_jobs;
+use crate::limits::RateLimits;
 use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
 use crate::workers::{Projections, Worker};
@@ -52,6 +54,12 @@ pub enum StartupError {
     /// The extractor could not be set up (its API key file, its HTTP client).
     #[error(transparent)]
     Extraction(#[from] crate::extraction::OpenAiSetupError),
+    /// `[accounts]` has argon2 parameters out of range.
+    #[error(transparent)]
+    Accounts(#[from] crate::auth::PasswordError),
+    /// `http.cors_origins` holds something that is not an origin.
+    #[error(transparent)]
+    Cors(#[from] api::InvalidOrigin),
     /// The listen address could not be bound.
     #[error("cannot listen on {address} (http.bind): {source}")]
     Bind {
@@ -108,6 +116,11 @@ impl Application {
     /// Like [`Application::build`], on a listener the caller has bound already (so that it can
     /// know the port before the node starts).
     pub async fn build_on(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
+        api::check_origins(&settings.http.cors_origins)?;
+        let accounts = api::Accounts {
+            settings: settings.accounts.clone(),
+            hashing: PasswordHashing::new(&settings.accounts)?,
+        };
         std::fs::create_dir_all(&settings.node.data_dir)?;
         let url = settings.database.url.expose_secret().to_owned();
         if settings.database.create_if_missing && db::ensure_database_exists(&url).await? {
@@ -157,6 +170,7 @@ impl Application {
             jobs: settings.jobs.clone(),
             hub: hub.clone(),
             federation: federation_config,
+            accounts,
         };
         let server = serve(listener, state, &settings)?;
         tracing::info!(%address, "kgnode listening");
@@ -248,6 +262,7 @@ struct ServedState {
     jobs: JobSettings,
     hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
+    accounts: api::Accounts,
 }
 
 fn serve(
@@ -264,6 +279,11 @@ fn serve(
     let hub = web::Data::new(state.hub);
     let jobs = web::Data::new(state.jobs);
     let federation = state.federation;
+    let accounts = web::Data::new(state.accounts);
+    let limits = web::Data::new(RateLimits::new(
+        &settings.limits,
+        settings.http.trusted_proxies.clone(),
+    ));
     let slugs = web::Data::new(api::SlugCache::default());
     let http = settings.http.clone();
     let max_inbox_bytes = settings.federation.max_inbox_bytes;
@@ -299,6 +319,8 @@ fn serve(
             .app_data(projections.clone())
             .app_data(hub.clone())
             .app_data(jobs.clone())
+            .app_data(accounts.clone())
+            .app_data(limits.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {
                     cfg.app_data(federation);

@@ -89,7 +89,7 @@ pub async fn overview(
     pool: web::Data<DbPool>,
     Writer(caller): Writer,
 ) -> Result<web::Json<FederationOverview>> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let mut conn = pool.get().await?;
     let peers = admin::queue_state(&mut conn).await.map_err(node_error)?;
     Ok(web::Json(FederationOverview {
@@ -128,10 +128,10 @@ pub async fn follow(
     Writer(caller): Writer,
     ApiJson(body): ApiJson<FollowRequest>,
 ) -> Result<HttpResponse> {
-    caller.require_node("following a remote convergence")?;
+    caller.require_node_admin("following a remote convergence")?;
     let config = enabled(federation)?;
     let data = config.to_request_data();
-    let (view, created) = admin::follow_remote(&data, &body.target)
+    let (view, created) = admin::follow_remote(&data, &caller, &body.target)
         .await
         .map_err(node_error)?;
     Ok(if created {
@@ -152,10 +152,10 @@ pub async fn unfollow(
     Writer(caller): Writer,
     convergence: web::Path<String>,
 ) -> Result<HttpResponse> {
-    caller.require_node("unfollowing a remote convergence")?;
+    caller.require_node_admin("unfollowing a remote convergence")?;
     let config = enabled(federation)?;
     let data = config.to_request_data();
-    if admin::unfollow_remote(&data, &convergence)
+    if admin::unfollow_remote(&data, &caller, &convergence)
         .await
         .map_err(node_error)?
     {
@@ -175,7 +175,7 @@ pub async fn list_follows(
     Writer(caller): Writer,
     query: web::Query<AdminListQuery>,
 ) -> Result<web::Json<Page<FollowView>>> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let limit = page_limit(query.limit)?;
     let after: Option<String> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
@@ -213,9 +213,9 @@ pub async fn block(
     Writer(caller): Writer,
     ApiJson(body): ApiJson<BlockRequest>,
 ) -> Result<HttpResponse> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let mut conn = pool.get().await?;
-    let blocked = admin::block(&mut conn, &body.host, body.reason.trim())
+    let blocked = admin::block(&mut conn, &caller, &body.host, body.reason.trim())
         .await
         .map_err(node_error)?;
     blocks_changed(federation);
@@ -232,7 +232,7 @@ pub async fn list_blocks(
     Writer(caller): Writer,
     query: web::Query<AdminListQuery>,
 ) -> Result<web::Json<Page<BlockedInstance>>> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let limit = page_limit(query.limit)?;
     let after: Option<String> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
@@ -258,9 +258,11 @@ pub async fn unblock(
     Writer(caller): Writer,
     host: web::Path<String>,
 ) -> Result<HttpResponse> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let mut conn = pool.get().await?;
-    let lifted = admin::unblock(&mut conn, &host).await.map_err(node_error)?;
+    let lifted = admin::unblock(&mut conn, &caller, &host)
+        .await
+        .map_err(node_error)?;
     blocks_changed(federation);
     if lifted {
         Ok(HttpResponse::NoContent().finish())
@@ -292,7 +294,7 @@ pub async fn list_parked(
     Writer(caller): Writer,
     query: web::Query<ParkedQuery>,
 ) -> Result<web::Json<Page<ParkedActivity>>> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let limit = page_limit(query.limit)?;
     let after: Option<i64> = decode_cursor(query.cursor.as_deref())?;
     let mut conn = pool.get().await?;
@@ -344,11 +346,11 @@ async fn settle_parked(
     id: i64,
     settle: Settle,
 ) -> Result<()> {
-    caller.require_node("federation administration")?;
+    caller.require_node_admin("federation administration")?;
     let mut conn = pool.get().await?;
     let found = match settle {
-        Settle::Retry => parked::retry_parked(&mut conn, id).await,
-        Settle::Discard => parked::discard_parked(&mut conn, id).await,
+        Settle::Retry => parked::retry_parked(&mut conn, caller, id).await,
+        Settle::Discard => parked::discard_parked(&mut conn, caller, id).await,
     }
     .map_err(node_error)?;
     if found {
@@ -388,7 +390,7 @@ pub async fn projections(
     projections: web::Data<Projections>,
     Writer(caller): Writer,
 ) -> Result<web::Json<ProjectionsOverview>> {
-    caller.require_node("the projections' state")?;
+    caller.require_node_admin("the projections' state")?;
     let mut conn = pool.get().await?;
     let log_head = crate::db::snapshot_position(&mut conn).await?;
     Ok(web::Json(ProjectionsOverview {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::json::json_response;
 use super::state::SlugCache;
-use crate::auth::{Caller, Grant};
+use crate::auth::{Caller, Readable};
 use crate::db::DbPool;
 use crate::error::{Error, ErrorBody, Result};
 use crate::service::convergences as convergence_service;
@@ -28,29 +28,23 @@ const MAX_TOP: usize = 1_000;
 /// Largest page of components.
 const MAX_COMPONENTS_PAGE: usize = 1_000;
 
-/// The caller's view of the graph. Holds the granted convergence so that [`Access`] can borrow it.
+/// The caller's view of the graph. Holds the readable convergences so that [`Access`] can
+/// borrow them.
 struct Viewer {
-    grant: Option<Grant>,
-    granted: [Uuid; 1],
+    readable: Readable,
 }
 
 impl Viewer {
     fn new(caller: &Caller) -> Self {
-        let granted = match caller.grant() {
-            Some(Grant::Convergence(id)) => [id],
-            _ => [Uuid::nil()],
-        };
         Self {
-            grant: caller.grant(),
-            granted,
+            readable: caller.readable(),
         }
     }
 
     fn access(&self) -> Access<'_> {
-        match self.grant {
-            Some(Grant::Node) => Access::All,
-            Some(Grant::Convergence(_)) => Access::PublicAnd(&self.granted),
-            None => Access::PUBLIC,
+        match &self.readable {
+            Readable::All => Access::All,
+            Readable::PublicAnd(ids) => Access::PublicAnd(ids),
         }
     }
 }

@@ -101,7 +101,7 @@ pub async fn list_jobs(
     Writer(caller): Writer,
     query: web::Query<ListJobsQuery>,
 ) -> Result<web::Json<JobsPage>> {
-    caller.require_node("the job queue")?;
+    caller.require_node_admin("the job queue")?;
     let query = query.into_inner();
     let state = query
         .state
@@ -143,9 +143,9 @@ pub async fn retry_job(
     Writer(caller): Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    caller.require_node("the job queue")?;
+    caller.require_node_admin("the job queue")?;
     let mut conn = pool.get().await?;
-    service::retry(&mut conn, *id).await?;
+    service::retry(&mut conn, &caller, *id).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -160,8 +160,8 @@ pub async fn discard_job(
     Writer(caller): Writer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    caller.require_node("the job queue")?;
+    caller.require_node_admin("the job queue")?;
     let mut conn = pool.get().await?;
-    service::discard(&mut conn, *id).await?;
+    service::discard(&mut conn, &caller, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,16 +1,20 @@
 //! The HTTP API: routes, extractors, wire types and the OpenAPI document.
 
+mod accounts;
 mod admin;
 mod artifacts;
+mod audit;
 mod batch;
 mod contributions;
 mod convergences;
+mod cors;
 mod dimensions;
 mod fallback;
 mod graph;
 mod health;
 mod jobs;
 mod json;
+mod members;
 mod openapi;
 mod pagination;
 mod portability;
@@ -25,10 +29,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::HttpSettings;
 use crate::error::Error;
+use cors::cors;
 
+pub use accounts::Accounts;
 pub use artifacts::ArtifactResponse;
 pub use contributions::ContributionResponse;
 pub use convergences::ConvergenceResponse;
+pub use cors::{InvalidOrigin, check_origins};
 use fallback::method_not_allowed;
 pub use fallback::{json_error_fallback, route_not_found};
 pub use json::{BodyLimit, BodyTimeout};
@@ -74,7 +81,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
             .wrap(actix_web::middleware::from_fn(
                 query_string::require_utf8_query,
             ))
+            .wrap(actix_web::middleware::from_fn(crate::limits::limit_rate))
+            .wrap(actix_web::middleware::from_fn(crate::auth::authenticate))
+            .wrap(cors(&http.cors_origins))
             .configure(extension.routes)
+            .service(resource("/accounts", "POST").post(accounts::register))
+            .service(resource("/sessions", "POST").post(accounts::login))
+            .service(resource("/sessions/current", "DELETE").delete(accounts::logout))
+            .service(resource("/me", "GET").get(accounts::me))
+            .service(
+                resource("/convergences/{slug}/invites", "GET, POST")
+                    .get(members::list_invites)
+                    .post(members::create_invite),
+            )
+            .service(
+                resource("/convergences/{slug}/invites/{id}", "DELETE")
+                    .delete(members::revoke_invite),
+            )
+            .service(resource("/convergences/{slug}/members", "GET").get(members::list_members))
+            .service(
+                resource("/convergences/{slug}/members/{username}", "PUT, DELETE")
+                    .put(members::set_role)
+                    .delete(members::remove_member),
+            )
+            .service(resource("/admin/audit", "GET").get(audit::list_audit))
             .service(
                 resource("/convergences", "GET, POST")
                     .post(convergences::create_convergence)

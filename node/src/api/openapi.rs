@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use crate::domain::Direction;
 
 use super::{
-    admin, artifacts, batch, contributions, convergences, dimensions, graph, health, jobs,
-    portability, relationships, search,
+    accounts, admin, artifacts, audit, batch, contributions, convergences, dimensions, graph,
+    health, jobs, members, portability, relationships, search,
 };
 
 /// The node's API description, served at `/api/v1/openapi.json` and rendered at `/docs/`.
@@ -19,12 +19,23 @@ use super::{
         title = "kgnode",
         description = "A federated knowledge-graph node: convergences, artifacts with weighted \
                        dimensions, and typed weighted relationships. Writes need \
-                       `Authorization: Bearer <token>` (see `kgnode token create`).",
+                       `Authorization: Bearer <token>`: a session token from `POST /api/v1/sessions`, \
+                       or a service token (`kgnode token create`).",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
     ),
     paths(
         health::healthz,
         health::readyz,
+        accounts::register,
+        accounts::login,
+        accounts::logout,
+        accounts::me,
+        members::create_invite,
+        members::list_invites,
+        members::revoke_invite,
+        members::list_members,
+        members::set_role,
+        members::remove_member,
         convergences::create_convergence,
         convergences::list_convergences,
         convergences::get_convergence,
@@ -66,10 +77,13 @@ use super::{
         admin::list_parked,
         admin::retry_parked,
         admin::discard_parked,
+        audit::list_audit,
     ),
     components(schemas(Direction)),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
+        (name = "accounts", description = "Registration, sessions, who is asking"),
+        (name = "members", description = "A convergence's members, roles and invites"),
         (name = "convergences", description = "Community spaces: the tenant boundary"),
         (name = "artifacts", description = "Knowledge artifacts and atomic batches"),
         (name = "relationships", description = "Typed, weighted edges between artifacts"),
@@ -77,7 +91,7 @@ use super::{
         (name = "portability", description = "A convergence as JSON-LD: export and import"),
         (name = "graph", description = "Traversals and analytics on the in-memory graph"),
         (name = "health", description = "Liveness and readiness"),
-        (name = "admin", description = "Federation administration: follows, delivery queue, blocks"),
+        (name = "admin", description = "Node administration: federation, jobs, projections, audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -136,6 +150,7 @@ impl Modify for CommonResponses {
             let operations = [
                 &mut item.get,
                 &mut item.post,
+                &mut item.put,
                 &mut item.patch,
                 &mut item.delete,
             ];

@@ -85,7 +85,7 @@ pub async fn import_file(
 ) -> Result<web::Json<ImportReport>> {
     // Checked again by the import itself; here so that nobody else can make the node read a
     // body of up to `http.max_import_bytes`.
-    caller.require_node("importing")?;
+    caller.require_node_admin("importing")?;
     let into = query
         .into
         .clone()

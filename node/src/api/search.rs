@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Grant};
+use crate::auth::{Caller, Readable};
 use crate::db::DbPool;
 use crate::domain::{ArtifactKind, DimensionName};
 use crate::error::{Error, ErrorBody, Result};
@@ -99,10 +99,9 @@ fn split(list: Option<&str>) -> impl Iterator<Item = String> + '_ {
 }
 
 fn access(caller: &Caller) -> Access {
-    match caller.grant() {
-        Some(Grant::Node) => Access::All,
-        Some(Grant::Convergence(id)) => Access::PublicAnd(vec![id]),
-        None => Access::PublicAnd(Vec::new()),
+    match caller.readable() {
+        Readable::All => Access::All,
+        Readable::PublicAnd(ids) => Access::PublicAnd(ids),
     }
 }
 

@@ -1,17 +1,16 @@
-//! Token secrets: generated from the OS CSPRNG, shown once, stored as SHA-256 digests.
+//! Service tokens: for scripts and services, node-wide or for one convergence, with a role and
+//! an optional expiry. Made and revoked on the command line.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use rand::TryRngCore;
-use rand::rngs::OsRng;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::schema::{api_tokens, convergences};
 use crate::domain::Slug;
+
+use super::role::TokenRole;
+use super::secret::{RandomnessError, generate_secret, hash_secret};
 
 /// Prefix of every token secret, so that leaked tokens are easy to recognise.
 pub const TOKEN_PREFIX: &str = "kgn_";
@@ -23,8 +22,8 @@ pub enum TokenError {
     #[error("convergence '{0}' not found")]
     UnknownConvergence(Slug),
     /// The operating system's random source failed.
-    #[error("no randomness available: {0}")]
-    Randomness(String),
+    #[error(transparent)]
+    Randomness(#[from] RandomnessError),
     /// No live token has this id.
     #[error("no live token with id {0}")]
     UnknownToken(Uuid),
@@ -33,28 +32,48 @@ pub enum TokenError {
     Database(#[from] diesel::result::Error),
 }
 
-/// A fresh token secret: the prefix and 32 random bytes, base64url-encoded.
-pub fn generate_secret() -> Result<String, TokenError> {
-    let mut bytes = [0u8; 32];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| TokenError::Randomness(e.to_string()))?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+/// What a new token is for.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// The convergence it is limited to; node-wide when `None`.
+    pub convergence: Option<Slug>,
+    /// What it may do there.
+    pub role: TokenRole,
+    /// A note to recognise it by.
+    pub label: String,
+    /// When it stops being accepted; never when `None`.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// The digest under which a secret is stored and looked up.
-pub fn hash_secret(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
+impl TokenRequest {
+    /// A node-wide admin token that never expires.
+    pub fn node_admin(label: &str) -> Self {
+        Self {
+            convergence: None,
+            role: TokenRole::Admin,
+            label: label.to_owned(),
+            expires_at: None,
+        }
+    }
+
+    /// A token for convergence `slug` with `role` that never expires.
+    pub fn convergence(slug: Slug, role: TokenRole, label: &str) -> Self {
+        Self {
+            convergence: Some(slug),
+            role,
+            label: label.to_owned(),
+            expires_at: None,
+        }
+    }
 }
 
-/// Creates a token, node-wide or for one convergence, and returns its id and secret. The secret
-/// is not stored and cannot be recovered.
+/// Creates a token and returns its id and secret. The secret is not stored and cannot be
+/// recovered.
 pub async fn create_token(
     conn: &mut AsyncPgConnection,
-    convergence: Option<&Slug>,
-    label: &str,
+    request: &TokenRequest,
 ) -> Result<(Uuid, String), TokenError> {
-    let convergence_id = match convergence {
+    let convergence_id = match &request.convergence {
         None => None,
         Some(slug) => Some(
             convergences::table
@@ -66,14 +85,16 @@ pub async fn create_token(
                 .ok_or_else(|| TokenError::UnknownConvergence(slug.clone()))?,
         ),
     };
-    let secret = generate_secret()?;
+    let secret = generate_secret(TOKEN_PREFIX)?;
     let id = Uuid::now_v7();
     diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::id.eq(id),
             api_tokens::token_hash.eq(hash_secret(&secret)),
             api_tokens::convergence_id.eq(convergence_id),
-            api_tokens::label.eq(label),
+            api_tokens::label.eq(&request.label),
+            api_tokens::role.eq(request.role.as_str()),
+            api_tokens::expires_at.eq(request.expires_at),
         ))
         .execute(conn)
         .await?;
@@ -89,8 +110,12 @@ pub struct TokenInfo {
     pub convergence: Option<String>,
     /// Its label.
     pub label: String,
+    /// Its role (`read`, `write` or `admin`).
+    pub role: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it expires, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -103,7 +128,9 @@ pub async fn list_tokens(conn: &mut AsyncPgConnection) -> Result<Vec<TokenInfo>,
             api_tokens::id,
             convergences::slug.nullable(),
             api_tokens::label,
+            api_tokens::role,
             api_tokens::created_at,
+            api_tokens::expires_at,
             api_tokens::revoked_at,
         ))
         .order(api_tokens::created_at.asc())
@@ -122,18 +149,4 @@ pub async fn revoke_token(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), 
         return Err(TokenError::UnknownToken(id));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_unique_prefixed_and_hash_to_32_bytes() {
-        let a = generate_secret().unwrap_or_default();
-        let b = generate_secret().unwrap_or_default();
-        assert!(a.starts_with(TOKEN_PREFIX));
-        assert_ne!(a, b);
-        assert_eq!(hash_secret(&a).len(), 32);
-    }
 }

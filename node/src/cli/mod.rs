@@ -1,6 +1,9 @@
 //! The `kgnode` command line.
 
+mod accounts;
 mod portability;
+
+pub use accounts::{ParticipantAction, TokenAction};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,10 +12,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::ExposeSecret;
 
-use crate::auth::{TokenError, create_token, list_tokens, revoke_token};
+use crate::auth::TokenError;
 use crate::config::{Overrides, Settings, SettingsError};
 use crate::db::{self, ConnectError, MigrationError};
-use crate::domain::{InvalidValue, Slug};
+use crate::domain::InvalidValue;
 use crate::federating::admin::follow_remote;
 use crate::federating::{FederationContext, FederationError, federation_config};
 use crate::indexing::{IndexingError, index_settings, reindex, verify_index};
@@ -71,11 +74,17 @@ pub enum Command {
         /// The remote convergence.
         target: String,
     },
-    /// Manage API tokens.
+    /// Manage service tokens.
     Token {
         /// What to do.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage participants' accounts.
+    Participant {
+        /// What to do.
+        #[command(subcommand)]
+        action: ParticipantAction,
     },
     /// Write a convergence out as JSON-LD with every field (to standard output without
     /// --out).
@@ -164,28 +173,6 @@ pub enum IndexAction {
     Verify,
 }
 
-/// Token actions.
-#[derive(Debug, Subcommand)]
-pub enum TokenAction {
-    /// Create a token and print it (alone, on the last line). It is stored hashed and cannot be
-    /// shown again.
-    Create {
-        /// Limit the token to this convergence; node-wide when omitted.
-        #[arg(long, value_name = "SLUG")]
-        convergence: Option<String>,
-        /// A note to recognise the token by.
-        #[arg(long, default_value = "")]
-        label: String,
-    },
-    /// List tokens (ids, scopes, labels; never secrets).
-    List,
-    /// Revoke a token by id.
-    Revoke {
-        /// The token's id, as printed by `token create` or `token list`.
-        id: uuid::Uuid,
-    },
-}
-
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -251,7 +238,12 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
         Command::Follow { target } => {
             let context = FederationContext::connect(&settings)?;
             let config = federation_config(context).await?;
-            let (follow, created) = follow_remote(&config.to_request_data(), &target).await?;
+            let (follow, created) = follow_remote(
+                &config.to_request_data(),
+                &crate::auth::Caller::system(),
+                &target,
+            )
+            .await?;
             let verb = if created {
                 "now following"
             } else {
@@ -308,7 +300,11 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), CliError>
             into,
             dry_run,
         } => portability::import_command(&settings, &file, into, dry_run, out).await?,
-        Command::Token { action } => token(&url, action, out).await?,
+        Command::Token { action } => accounts::token(&settings, action, out).await?,
+        Command::Participant { action } => {
+            let stdin = std::io::stdin();
+            accounts::participant(&settings, action, &mut stdin.lock(), out).await?
+        }
         Command::Jobs { action } => jobs(&url, action, out).await?,
     }
     Ok(())
@@ -344,52 +340,12 @@ async fn jobs(url: &str, action: JobsAction, out: &mut (dyn Write + Send)) -> Re
             }
         }
         JobsAction::Retry { id } => {
-            job_service::retry(&mut conn, id).await?;
+            job_service::retry(&mut conn, &crate::auth::Caller::system(), id).await?;
             writeln!(out, "queued job {id} again")?;
         }
         JobsAction::Discard { id } => {
-            job_service::discard(&mut conn, id).await?;
+            job_service::discard(&mut conn, &crate::auth::Caller::system(), id).await?;
             writeln!(out, "discarded job {id}")?;
-        }
-    }
-    Ok(())
-}
-
-async fn token(
-    url: &str,
-    action: TokenAction,
-    out: &mut (dyn Write + Send),
-) -> Result<(), CliError> {
-    let mut conn = db::establish(url).await.map_err(ConnectError::from)?;
-    match action {
-        TokenAction::Create { convergence, label } => {
-            let slug = convergence.map(Slug::try_from).transpose()?;
-            let (id, secret) = create_token(&mut conn, slug.as_ref(), &label).await?;
-            let scope = slug.map_or("node-wide".to_owned(), |s| format!("convergence '{s}'"));
-            writeln!(
-                out,
-                "created {scope} token {id}; store it now, it cannot be shown again:"
-            )?;
-            writeln!(out, "{secret}")?;
-        }
-        TokenAction::List => {
-            for token in list_tokens(&mut conn).await? {
-                let scope = token.convergence.unwrap_or_else(|| "node-wide".to_owned());
-                let state = token.revoked_at.map_or("live".to_owned(), |at| {
-                    format!("revoked {}", at.to_rfc3339())
-                });
-                writeln!(
-                    out,
-                    "{}  {scope}  {}  created {}  {state}",
-                    token.id,
-                    token.label,
-                    token.created_at.to_rfc3339()
-                )?;
-            }
-        }
-        TokenAction::Revoke { id } => {
-            revoke_token(&mut conn, id).await?;
-            writeln!(out, "revoked token {id}")?;
         }
     }
     Ok(())

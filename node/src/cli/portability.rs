@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::auth::{Caller, Grant};
+use crate::auth::Caller;
 use crate::config::Settings;
 use crate::db;
 use crate::domain::Slug;
@@ -43,7 +43,7 @@ pub async fn export_command(
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let pool = db::connect(&settings.database)?;
-    let caller = Caller::with_grant(Grant::Node);
+    let caller = Caller::system();
     let mut chunks =
         std::pin::pin!(export(&pool, caller, slug, format, &settings.node.public_url).await?);
     let mut file = out_file.map(std::fs::File::create).transpose()?;
@@ -89,7 +89,7 @@ pub async fn import_command(
     ));
     let pool = db::connect(&settings.database)?;
     let mut conn = pool.get().await.map_err(crate::error::Error::from)?;
-    let caller = Caller::with_grant(Grant::Node);
+    let caller = Caller::system();
     let report = import(&mut conn, &caller, file, ImportOptions { into, dry_run }).await?;
     bar.finish_and_clear();
     describe(&report, out)?;

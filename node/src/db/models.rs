@@ -59,6 +59,8 @@ pub struct DbArtifact {
     pub origin_url: Option<String>,
     /// The `contribution_id` column: the contribution it was extracted from, if any.
     pub contribution_id: Option<Uuid>,
+    /// The `created_by` column: the participant who made it, if one did.
+    pub created_by: Option<Uuid>,
 }
 
 /// A row of `artifact_dimensions`.
@@ -91,6 +93,8 @@ pub struct DbRelationship {
     pub created_at: DateTime<Utc>,
     /// The `contribution_id` column: the contribution it was extracted from, if any.
     pub contribution_id: Option<Uuid>,
+    /// The `created_by` column: the participant who made it, if one did.
+    pub created_by: Option<Uuid>,
 }
 
 /// A row of `contributions`.
@@ -121,4 +125,6 @@ pub struct DbContribution {
     pub updated_at: DateTime<Utc>,
     /// The `completed_at` column.
     pub completed_at: Option<DateTime<Utc>>,
+    /// The `created_by` column: the participant who posted it, if one did.
+    pub created_by: Option<Uuid>,
 }

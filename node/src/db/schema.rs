@@ -17,6 +17,8 @@ diesel::table! {
         label -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        role -> Text,
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -38,6 +40,7 @@ diesel::table! {
         created_at -> Timestamptz,
         origin_url -> Nullable<Text>,
         contribution_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
     }
 }
 
@@ -55,6 +58,22 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         origin_url -> Nullable<Text>,
         contribution_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        actor_name -> Text,
+        action -> Text,
+        target -> Text,
+        convergence_id -> Nullable<Uuid>,
+        request_id -> Nullable<Text>,
+        detail -> Jsonb,
     }
 }
 
@@ -93,6 +112,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
     }
 }
 
@@ -197,6 +217,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    invites (id) {
+        id -> Uuid,
+        code_hash -> Bytea,
+        convergence_id -> Uuid,
+        role -> Text,
+        max_uses -> Int4,
+        uses -> Int4,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Uuid,
         kind -> Text,
@@ -211,6 +245,26 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    memberships (convergence_id, participant_id) {
+        convergence_id -> Uuid,
+        participant_id -> Uuid,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    participants (id) {
+        id -> Uuid,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        node_admin -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -240,13 +294,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        token_hash -> Bytea,
+        participant_id -> Uuid,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(api_tokens -> convergences (convergence_id));
 diesel::joinable!(artifact_dimensions -> artifacts (artifact_id));
 diesel::joinable!(artifact_relationships -> contributions (contribution_id));
+diesel::joinable!(artifact_relationships -> participants (created_by));
 diesel::joinable!(artifacts -> contributions (contribution_id));
 diesel::joinable!(artifacts -> convergences (convergence_id));
+diesel::joinable!(artifacts -> participants (created_by));
+diesel::joinable!(audit_log -> convergences (convergence_id));
 diesel::joinable!(contributions -> convergences (convergence_id));
 diesel::joinable!(contributions -> jobs (job_id));
+diesel::joinable!(contributions -> participants (created_by));
 diesel::joinable!(dimension_counters -> convergences (convergence_id));
 diesel::joinable!(federation_activities -> convergences (convergence_id));
 diesel::joinable!(federation_backfills -> convergences (convergence_id));
@@ -255,6 +324,10 @@ diesel::joinable!(federation_followers -> remote_actors (actor_url));
 diesel::joinable!(federation_follows -> convergences (convergence_id));
 diesel::joinable!(federation_parked -> federation_activities (activity_id));
 diesel::joinable!(federation_parked -> federation_deliveries (inbox));
+diesel::joinable!(invites -> convergences (convergence_id));
+diesel::joinable!(memberships -> convergences (convergence_id));
+diesel::joinable!(memberships -> participants (participant_id));
+diesel::joinable!(sessions -> participants (participant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     actor_keys,
@@ -262,6 +335,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     artifact_dimensions,
     artifact_relationships,
     artifacts,
+    audit_log,
     blocked_instances,
     change_log,
     contributions,
@@ -274,8 +348,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     federation_followers,
     federation_follows,
     federation_parked,
+    invites,
     jobs,
+    memberships,
+    participants,
     received_activities,
     remote_actors,
     remote_tombstones,
+    sessions,
 );

@@ -1,11 +1,13 @@
 //! Validated domain values, parsed once at the edge (HTTP or CLI) and trusted everywhere after.
 
+mod account;
 mod contribution;
 mod dimensions;
 mod slug;
 mod text;
 mod weight;
 
+pub use account::{MAX_PASSWORD_BYTES, Password, Username};
 pub use contribution::{ContributionStatus, ContributionText, MAX_CONTRIBUTION_CHARS};
 pub use dimensions::{DimensionName, Dimensions, MAX_DIMENSIONS_PER_ARTIFACT};
 /// The closed vocabularies are defined once, in the graph crate that also holds them in memory,

@@ -11,12 +11,12 @@ mod resolution;
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kg_search::{Access, Language, SearchIndex, SearchRequest};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Grant};
+use crate::auth::Caller;
 use crate::config::{ExtractionSettings, ExtractorChoice};
 use crate::db::schema::{contributions, dimension_counters};
 use crate::db::{DbContribution, DbConvergence, DbPool};
@@ -304,21 +304,27 @@ async fn write(
     relationships: Vec<BatchRelationship>,
 ) -> Result<(), JobError> {
     if !artifacts.is_empty() || !relationships.is_empty() {
-        let system = Caller::with_grant(Grant::Node);
+        let system = Caller::system();
         let outcome = batch::apply(conn, &system, &convergence.slug, artifacts, relationships)
             .await
             .map_err(|error| JobError::new(format!("cannot write the extraction: {error}")))?;
         let artifact_ids: Vec<Uuid> = outcome.artifacts.iter().map(|(_, id)| *id).collect();
-        diesel::sql_query("UPDATE artifacts SET contribution_id = $1 WHERE id = ANY($2)")
-            .bind::<SqlUuid, _>(contribution.id)
-            .bind::<Array<SqlUuid>, _>(&artifact_ids)
-            .execute(conn)
-            .await?;
+        // What is extracted from a participant's contribution is theirs: they may edit it.
         diesel::sql_query(
-            "UPDATE artifact_relationships SET contribution_id = $1 WHERE id = ANY($2)",
+            "UPDATE artifacts SET contribution_id = $1, created_by = $3 WHERE id = ANY($2)",
+        )
+        .bind::<SqlUuid, _>(contribution.id)
+        .bind::<Array<SqlUuid>, _>(&artifact_ids)
+        .bind::<Nullable<SqlUuid>, _>(contribution.created_by)
+        .execute(conn)
+        .await?;
+        diesel::sql_query(
+            "UPDATE artifact_relationships SET contribution_id = $1, created_by = $3 \
+             WHERE id = ANY($2)",
         )
         .bind::<SqlUuid, _>(contribution.id)
         .bind::<Array<SqlUuid>, _>(&outcome.relationships)
+        .bind::<Nullable<SqlUuid>, _>(contribution.created_by)
         .execute(conn)
         .await?;
     }

@@ -15,6 +15,8 @@ use serde::Serialize;
 use url::Url;
 use utoipa::ToSchema;
 
+use crate::audit::{self, AuditAction, AuditEvent};
+use crate::auth::Caller;
 use crate::db::schema::{blocked_instances, convergences, federation_follows};
 
 use super::FederationContext;
@@ -43,6 +45,7 @@ pub struct FollowView {
 /// WebFinger name (`slug@peer`). Idempotent: following again returns the existing follow.
 pub async fn follow_remote(
     data: &Data<FederationContext>,
+    caller: &Caller,
     target: &str,
 ) -> Result<(FollowView, bool), FederationError> {
     let target = target.trim();
@@ -88,6 +91,9 @@ pub async fn follow_remote(
             ))
             .execute(conn)
             .await?;
+        let event =
+            AuditEvent::new(AuditAction::FollowAdded, group.url()).in_convergence(mirror.id);
+        audit::record(conn, caller, event).await?;
         queue_for_group(conn, urls, &group, &follow.id, &follow).await
     })
     .await?;
@@ -129,6 +135,7 @@ async fn explain_refused_host(error: FederationError) -> FederationError {
 /// this node does not follow it.
 pub async fn unfollow_remote(
     data: &Data<FederationContext>,
+    caller: &Caller,
     convergence: &str,
 ) -> Result<bool, FederationError> {
     let mut conn = data.pool.get().await?;
@@ -170,6 +177,9 @@ pub async fn unfollow_remote(
         diesel::delete(federation_follows::table.find(convergence_id))
             .execute(conn)
             .await?;
+        let event =
+            AuditEvent::new(AuditAction::FollowRemoved, group.url()).in_convergence(convergence_id);
+        audit::record(conn, caller, event).await?;
         queue_for_group(conn, urls, &group, &undo.id, &undo).await
     })
     .await?;
@@ -322,36 +332,59 @@ pub async fn list_blocks(
 /// Blocks an instance (`host`, `host:port` or a URL); returns the normalised entry.
 pub async fn block(
     conn: &mut AsyncPgConnection,
+    caller: &Caller,
     raw: &str,
     reason: &str,
 ) -> Result<BlockedInstance, FederationError> {
     let host = kg_federation::origin::block_entry(raw).ok_or_else(|| {
         FederationError::Invalid(format!("'{raw}' is not a host, host:port or base URL"))
     })?;
-    Ok(diesel::insert_into(blocked_instances::table)
-        .values((
-            blocked_instances::host.eq(&host),
-            blocked_instances::reason.eq(reason),
-        ))
-        .on_conflict(blocked_instances::host)
-        .do_update()
-        .set(blocked_instances::reason.eq(reason))
-        .returning((
-            blocked_instances::host,
-            blocked_instances::reason,
-            blocked_instances::created_at,
-        ))
-        .get_result(conn)
-        .await?)
+    conn.transaction(async |conn| {
+        let blocked = diesel::insert_into(blocked_instances::table)
+            .values((
+                blocked_instances::host.eq(&host),
+                blocked_instances::reason.eq(reason),
+            ))
+            .on_conflict(blocked_instances::host)
+            .do_update()
+            .set(blocked_instances::reason.eq(reason))
+            .returning((
+                blocked_instances::host,
+                blocked_instances::reason,
+                blocked_instances::created_at,
+            ))
+            .get_result(conn)
+            .await?;
+        let event = AuditEvent::new(AuditAction::BlockAdded, &host)
+            .with_detail(serde_json::json!({ "reason": reason }));
+        audit::record(conn, caller, event).await?;
+        Ok(blocked)
+    })
+    .await
 }
 
 /// Lifts a block; false when there was none.
-pub async fn unblock(conn: &mut AsyncPgConnection, host: &str) -> Result<bool, FederationError> {
+pub async fn unblock(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    host: &str,
+) -> Result<bool, FederationError> {
     let host = kg_federation::origin::block_entry(host).unwrap_or_else(|| host.to_owned());
-    Ok(
-        diesel::delete(blocked_instances::table.filter(blocked_instances::host.eq(host)))
-            .execute(conn)
-            .await?
-            > 0,
-    )
+    conn.transaction(async |conn| {
+        let lifted =
+            diesel::delete(blocked_instances::table.filter(blocked_instances::host.eq(&host)))
+                .execute(conn)
+                .await?
+                > 0;
+        if lifted {
+            audit::record(
+                conn,
+                caller,
+                AuditEvent::new(AuditAction::BlockRemoved, &host),
+            )
+            .await?;
+        }
+        Ok(lifted)
+    })
+    .await
 }

@@ -8,6 +8,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{self, AuditAction, AuditEvent};
+use crate::auth::Caller;
 use crate::db::schema::{federation_activities, federation_deliveries, federation_parked};
 
 use super::error::FederationError;
@@ -130,7 +132,11 @@ pub async fn list_parked(
 
 /// Queues the parked entry `id` again, for its inbox only and behind what is queued now, and
 /// forgets the entry. False when there is no such entry.
-pub async fn retry_parked(conn: &mut AsyncPgConnection, id: i64) -> Result<bool, FederationError> {
+pub async fn retry_parked(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: i64,
+) -> Result<bool, FederationError> {
     conn.transaction(async |conn| {
         let Some((inbox, activity)) = federation_parked::table
             .find(id)
@@ -164,6 +170,12 @@ pub async fn retry_parked(conn: &mut AsyncPgConnection, id: i64) -> Result<bool,
         diesel::delete(federation_parked::table.find(id))
             .execute(conn)
             .await?;
+        audit::record(
+            conn,
+            caller,
+            AuditEvent::new(AuditAction::ParkedRetried, id),
+        )
+        .await?;
         Ok(true)
     })
     .await
@@ -172,10 +184,23 @@ pub async fn retry_parked(conn: &mut AsyncPgConnection, id: i64) -> Result<bool,
 /// Forgets the parked entry `id` without sending it again. False when there is none.
 pub async fn discard_parked(
     conn: &mut AsyncPgConnection,
+    caller: &Caller,
     id: i64,
 ) -> Result<bool, FederationError> {
-    Ok(diesel::delete(federation_parked::table.find(id))
-        .execute(conn)
-        .await?
-        > 0)
+    conn.transaction(async |conn| {
+        let discarded = diesel::delete(federation_parked::table.find(id))
+            .execute(conn)
+            .await?
+            > 0;
+        if discarded {
+            audit::record(
+                conn,
+                caller,
+                AuditEvent::new(AuditAction::ParkedDiscarded, id),
+            )
+            .await?;
+        }
+        Ok(discarded)
+    })
+    .await
 }

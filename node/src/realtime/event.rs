@@ -60,7 +60,7 @@ impl StreamEvent {
     pub fn visible_to(&self, caller: &Caller) -> bool {
         self.concerns
             .iter()
-            .all(|concerned| concerned.public || caller.is_granted(concerned.id))
+            .all(|concerned| concerned.public || caller.role_in(concerned.id).is_some())
     }
 }
 

@@ -8,7 +8,7 @@ use actix_web_lab::sse::Sse;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
-use crate::auth::{Caller, bearer_secret};
+use crate::auth::{Caller, bearer_secret, caller_from_secret};
 use crate::error::{Error, ErrorBody, Result};
 use crate::service::convergences::find_readable;
 
@@ -97,7 +97,7 @@ async fn reader(req: &HttpRequest, hub: &EventHub, access_token: Option<&str>) -
         (None, None) => None,
     };
     let caller = match &secret {
-        Some(secret) => Caller::from_secret(hub.pool(), secret).await?,
+        Some(secret) => caller_from_secret(hub.pool(), secret).await?,
         None => Caller::anonymous(),
     };
     Ok(Reader { caller, secret })

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Interval, interval_at};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, caller_from_secret};
 use crate::db::read_changes;
 use crate::error::Error;
 
@@ -230,7 +230,7 @@ impl Subscription {
             return false;
         };
         matches!(
-            Caller::from_secret(self.hub.pool(), secret).await,
+            caller_from_secret(self.hub.pool(), secret).await,
             Err(Error::InvalidToken)
         )
     }

@@ -15,6 +15,7 @@ use crate::domain::{ArtifactKind, Author, Body, DimensionName, Dimensions, Title
 use crate::error::{Error, Result};
 
 use super::{convergences as convergence_service, relationships};
+use crate::audit::{self, AuditAction, AuditEvent};
 
 /// Rows per multi-row INSERT of dimension tags (3 parameters each).
 const DIMENSION_CHUNK: usize = 10_000;
@@ -137,13 +138,15 @@ pub(crate) async fn insert_dimensions(
     Ok(())
 }
 
-/// Inserts artifacts with their tags into `convergence` and records them in `outbox`. The caller
-/// owns the transaction and has checked access. Returns the rows in input order.
+/// Inserts artifacts with their tags into `convergence` and records them in `outbox`; the
+/// participant `created_by`, if one, made them. The caller owns the transaction and has checked
+/// access. Returns the rows in input order.
 pub(crate) async fn insert_many(
     conn: &mut AsyncPgConnection,
     outbox: &mut Outbox,
     convergence: &DbConvergence,
     items: Vec<NewArtifact>,
+    created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<DbArtifact>> {
     let mut rows = Vec::with_capacity(items.len());
@@ -164,6 +167,7 @@ pub(crate) async fn insert_many(
             deleted_at: None,
             origin_url: None,
             contribution_id: None,
+            created_by,
         });
     }
     for chunk in rows.chunks(ARTIFACT_CHUNK) {
@@ -197,8 +201,15 @@ pub async fn create(
     let artifact = conn
         .transaction(async |conn| {
             let mut outbox = Outbox::default();
-            let mut rows =
-                insert_many(conn, &mut outbox, &convergence, vec![new], crate::db::now()).await?;
+            let mut rows = insert_many(
+                conn,
+                &mut outbox,
+                &convergence,
+                vec![new],
+                caller.participant_id(),
+                crate::db::now(),
+            )
+            .await?;
             outbox.flush(conn).await?;
             rows.pop()
                 .ok_or(Error::Database(diesel::result::Error::NotFound))
@@ -329,7 +340,7 @@ async fn lock_for_write(
     expected_version: Option<i32>,
 ) -> Result<(DbArtifact, DbConvergence)> {
     let (artifact, convergence) = find_readable(conn, caller, id, RowLock::Update).await?;
-    caller.require_write(&convergence)?;
+    caller.require_change(&convergence, artifact.created_by)?;
     if artifact.deleted_at.is_some() {
         return Err(Error::Deleted(id));
     }
@@ -409,6 +420,12 @@ pub async fn update(
             .await?;
         outbox.push(artifact_change(&updated, ChangeOperation::Update)?);
         outbox.flush(conn).await?;
+        if caller.moderates(convergence.id, current.created_by) {
+            let event = AuditEvent::new(AuditAction::ArtifactModerated, id)
+                .in_convergence(convergence.id)
+                .with_detail(serde_json::json!({ "version": updated.version }));
+            audit::record(conn, caller, event).await?;
+        }
         let mut all = with_dimensions(conn, vec![updated], &convergence.slug).await?;
         all.pop().ok_or_else(|| Error::not_found("artifact", id))
     })
@@ -423,10 +440,16 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> Result<()> {
     conn.transaction(async move |conn| {
-        let (current, _) = lock_for_write(conn, caller, id, expected_version).await?;
+        let (current, convergence) = lock_for_write(conn, caller, id, expected_version).await?;
         let mut outbox = Outbox::default();
         soft_delete(conn, &mut outbox, &current, current.version + 1).await?;
         outbox.flush(conn).await?;
+        if caller.moderates(convergence.id, current.created_by) {
+            let event = AuditEvent::new(AuditAction::ArtifactDeletedByModerator, id)
+                .in_convergence(convergence.id)
+                .with_detail(serde_json::json!({ "title": current.title }));
+            audit::record(conn, caller, event).await?;
+        }
         Ok(())
     })
     .await

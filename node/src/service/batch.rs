@@ -91,11 +91,13 @@ pub async fn apply(
         let edges = check_edges(caller, &convergence, &relationships, &ends, &existing)?;
         check_existing_edges(conn, &edges).await?;
         let now = crate::db::now();
+        let creator = caller.participant_id();
         let mut outbox = Outbox::default();
         let keys: Vec<String> = artifacts.iter().map(|a| a.key.clone()).collect();
         let items = artifacts.into_iter().map(|a| a.artifact).collect();
         let created =
-            artifact_service::insert_many(conn, &mut outbox, &convergence, items, now).await?;
+            artifact_service::insert_many(conn, &mut outbox, &convergence, items, creator, now)
+                .await?;
         let ids: Vec<Uuid> = created.iter().map(|row| row.id).collect();
         let resolved: Vec<(NewRelationship, Uuid)> = edges
             .iter()
@@ -113,7 +115,8 @@ pub async fn apply(
                 (new, edge.source_convergence)
             })
             .collect();
-        let inserted = relationship_service::insert_many(conn, &mut outbox, &resolved, now).await?;
+        let inserted =
+            relationship_service::insert_many(conn, &mut outbox, &resolved, creator, now).await?;
         outbox.flush(conn).await?;
         Ok(BatchOutcome {
             artifacts: keys.into_iter().zip(ids).collect(),

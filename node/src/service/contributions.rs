@@ -59,6 +59,7 @@ pub async fn create(
                     contributions::author.eq(author),
                     contributions::text.eq(new.text.as_str()),
                     contributions::job_id.eq(job),
+                    contributions::created_by.eq(caller.participant_id()),
                 ))
                 .returning(DbContribution::as_returning())
                 .get_result(conn)

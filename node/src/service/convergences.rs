@@ -4,13 +4,14 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::db::schema::convergences;
 use crate::db::{ChangeEvent, DbConvergence, Outbox, stored_value};
 use crate::domain::{Description, Name, Slug, Visibility, names_convergence};
 use crate::error::{Error, Result};
 
 use super::visibility::readable_by;
+use crate::audit::{self, AuditAction, AuditEvent};
 
 /// A convergence to create.
 #[derive(Debug, Clone)]
@@ -54,13 +55,14 @@ pub(crate) fn convergence_change(row: &DbConvergence, created: bool) -> QueryRes
     })
 }
 
-/// Creates a convergence (node-wide tokens only); a taken slug is a conflict.
+/// Creates a convergence (node administrators and node-wide write tokens); a taken slug is a
+/// conflict.
 pub async fn create(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     new: NewConvergence,
 ) -> Result<DbConvergence> {
-    caller.require_node("creating a convergence")?;
+    caller.require_node_write("creating a convergence")?;
     let now = crate::db::now();
     let row = DbConvergence {
         id: Uuid::now_v7(),
@@ -84,6 +86,9 @@ pub async fn create(
         let mut outbox = Outbox::default();
         outbox.push(convergence_change(&inserted, true)?);
         outbox.flush(conn).await?;
+        let event = AuditEvent::new(AuditAction::ConvergenceCreated, &inserted.slug)
+            .in_convergence(inserted.id);
+        audit::record(conn, caller, event).await?;
         Ok(inserted)
     })
     .await
@@ -138,7 +143,7 @@ pub async fn find_readable(
     Ok(row)
 }
 
-/// Applies a patch (node tokens, or the convergence's own token).
+/// Applies a patch (the convergence's admins).
 pub async fn update(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
@@ -152,7 +157,7 @@ pub async fn update(
     }
     conn.transaction(async |conn| {
         let current = find_readable(conn, caller, slug).await?;
-        caller.require_write(&current)?;
+        caller.require_role(&current, Role::Admin)?;
         let changes = ConvergenceChangeset {
             name: patch.name.map(Name::into_inner),
             description: patch.description.map(Description::into_inner),
@@ -166,6 +171,10 @@ pub async fn update(
         let mut outbox = Outbox::default();
         outbox.push(convergence_change(&updated, false)?);
         outbox.flush(conn).await?;
+        let event = AuditEvent::new(AuditAction::ConvergenceUpdated, &updated.slug)
+            .in_convergence(updated.id)
+            .with_detail(serde_json::json!({ "visibility": updated.visibility }));
+        audit::record(conn, caller, event).await?;
         Ok(updated)
     })
     .await

@@ -17,7 +17,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::convergences::find_readable;
-use crate::auth::{Caller, Grant};
+use crate::auth::Caller;
 use crate::db::schema::{artifact_dimensions, artifacts, contributions};
 use crate::db::{
     DbArtifact, DbContribution, DbConvergence, DbPool, DbRelationship, snapshot_position,
@@ -59,14 +59,14 @@ impl ExportFormat {
 /// convergence; $3: a private one it is granted). Both go through an index on one end, so a
 /// page costs the same however large the convergence.
 const RELATIONSHIPS: &str = "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at, \
-            r.origin_url, r.contribution_id \
+            r.origin_url, r.contribution_id, r.created_by \
      FROM artifact_relationships r \
      JOIN artifacts s ON s.id = r.source_id JOIN convergences cs ON cs.id = s.convergence_id \
      JOIN artifacts t ON t.id = r.target_id JOIN convergences ct ON ct.id = t.convergence_id \
      WHERE (r.source_id = ANY($4) OR (r.target_id = ANY($4) AND s.convergence_id <> $1)) \
        AND s.deleted_at IS NULL AND t.deleted_at IS NULL \
-       AND ($2 OR cs.visibility = 'public' OR cs.id = $3) \
-       AND ($2 OR ct.visibility = 'public' OR ct.id = $3) \
+       AND ($2 OR cs.visibility = 'public' OR cs.id = ANY($3)) \
+       AND ($2 OR ct.visibility = 'public' OR ct.id = ANY($3)) \
      ORDER BY r.id";
 
 /// Where the writer is.
@@ -319,11 +319,7 @@ impl Writer {
     /// The relationships of the next page of artifacts after `after` (by artifact id), with
     /// the page's last artifact id; `None` when no artifacts are left.
     async fn relationships(&mut self, after: Option<Uuid>) -> Result<Option<(Uuid, String)>> {
-        let (all, granted) = match self.caller.grant() {
-            Some(Grant::Node) => (true, None),
-            Some(Grant::Convergence(id)) => (false, Some(id)),
-            None => (false, None),
-        };
+        let readable = self.caller.readable();
         let page: Vec<Uuid> = artifacts::table
             .filter(artifacts::convergence_id.eq(self.convergence.id))
             .filter(artifacts::deleted_at.is_null())
@@ -338,8 +334,8 @@ impl Writer {
         };
         let rows: Vec<DbRelationshipRow> = diesel::sql_query(RELATIONSHIPS)
             .bind::<SqlUuid, _>(self.convergence.id)
-            .bind::<Bool, _>(all)
-            .bind::<Nullable<SqlUuid>, _>(granted)
+            .bind::<Bool, _>(readable.is_all())
+            .bind::<Array<SqlUuid>, _>(readable.granted())
             .bind::<Array<SqlUuid>, _>(&page)
             .load(&mut self.conn)
             .await?;

@@ -32,6 +32,7 @@ use super::artifacts::{artifact_change, dimension_rows, insert_dimensions, repla
 use super::contributions::change as contribution_change;
 use super::convergences::convergence_change;
 use super::relationships::relationship_change;
+use crate::audit::{self, AuditAction, AuditEvent};
 
 /// Rows inserted per statement.
 const CHUNK: usize = 1000;
@@ -102,7 +103,7 @@ pub async fn import(
     file: ImportFile,
     options: ImportOptions,
 ) -> Result<ImportReport> {
-    caller.require_node("importing")?;
+    caller.require_node_admin("importing")?;
     let outcome = conn
         .transaction(async |conn| {
             let report = apply(conn, &file, &options).await?;
@@ -110,6 +111,14 @@ pub async fn import(
                 // Rolls the transaction back; the report is handed out below.
                 return Err(DryRun::Done(Box::new(report)));
             }
+            let event = AuditEvent::new(AuditAction::Imported, &report.convergence).with_detail(
+                serde_json::json!({
+                    "artifacts": report.artifacts,
+                    "relationships": report.relationships,
+                    "contributions": report.contributions,
+                }),
+            );
+            audit::record(conn, caller, event).await?;
             Ok(report)
         })
         .await;
@@ -411,6 +420,7 @@ async fn place_contributions(
             created_at: contribution.published,
             updated_at: contribution.updated,
             completed_at: contribution.completed,
+            created_by: None,
         };
         let inserted = diesel::insert_into(contributions::table)
             .values(&row)
@@ -476,6 +486,7 @@ fn new_row(
         deleted_at: None,
         origin_url: artifact.origin.clone(),
         contribution_id: contribution,
+        created_by: None,
     }
 }
 
@@ -583,6 +594,7 @@ async fn place_relationships(
             weight: relationship.weight.get(),
             created_at: relationship.published,
             contribution_id: placed.contributions.of(relationship.contribution.as_ref()),
+            created_by: None,
         };
         rows.push((row, relationship.origin.clone(), source_convergence));
     }

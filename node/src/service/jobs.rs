@@ -5,12 +5,14 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::db::schema::{contributions, jobs as job_rows};
 use crate::domain::ContributionStatus;
 use crate::error::{Error, Result};
 use crate::jobs::{self, DbJob, JobState};
 
 use super::contributions::set_status;
+use crate::audit::{self, AuditAction, AuditEvent};
 
 /// Lists jobs, newest first, before the id `before`.
 pub async fn list(
@@ -58,19 +60,21 @@ pub async fn counts(conn: &mut AsyncPgConnection) -> Result<Vec<(JobState, i64)>
 
 /// Queues a failed job again with fresh attempts (its contribution back to `pending`); 404
 /// for no such job, 409 unless it is failed.
-pub async fn retry(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
+pub async fn retry(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> Result<()> {
     conn.transaction(async |conn| {
         if !jobs::retry(conn, id).await? {
             return Err(not_in_state(conn, id, "only a failed job can be retried").await);
         }
-        move_subject(conn, id, ContributionStatus::Pending, None).await
+        move_subject(conn, id, ContributionStatus::Pending, None).await?;
+        audit::record(conn, caller, AuditEvent::new(AuditAction::JobRetried, id)).await?;
+        Ok(())
     })
     .await
 }
 
 /// Deletes a job that is not running (its unfinished contribution becomes `failed`); 404 for
 /// no such job, 409 while it runs.
-pub async fn discard(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
+pub async fn discard(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> Result<()> {
     conn.transaction(async |conn| {
         move_subject(
             conn,
@@ -82,6 +86,7 @@ pub async fn discard(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
         if !jobs::discard(conn, id).await? {
             return Err(not_in_state(conn, id, "a running job cannot be discarded").await);
         }
+        audit::record(conn, caller, AuditEvent::new(AuditAction::JobDiscarded, id)).await?;
         Ok(())
     })
     .await

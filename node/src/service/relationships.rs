@@ -6,13 +6,14 @@ use diesel::sql_types::{Bool, Nullable};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Grant};
+use crate::auth::Caller;
 use crate::db::schema::artifact_relationships;
 use crate::db::{ChangeEvent, ChangeOperation, DbRelationship, EdgeChange, Outbox, stored_value};
 use crate::domain::{Direction, EdgeWeight, RelationshipKind};
 use crate::error::{Error, Result};
 
 use super::artifacts::{self, RowLock};
+use crate::audit::{self, AuditAction, AuditEvent};
 
 /// Rows per multi-row INSERT of relationships (6 parameters each).
 const RELATIONSHIP_CHUNK: usize = 8_000;
@@ -58,11 +59,13 @@ pub(crate) fn relationship_change(
 }
 
 /// Inserts relationships whose endpoints the caller has already checked, recording them in
-/// `outbox`. `source_convergences[i]` is the convergence of `items[i].source`.
+/// `outbox`. `source_convergences[i]` is the convergence of `items[i].source`; `created_by` is
+/// the participant making them, if one is.
 pub(crate) async fn insert_many(
     conn: &mut AsyncPgConnection,
     outbox: &mut Outbox,
     items: &[(NewRelationship, Uuid)],
+    created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<DbRelationship>> {
     let rows: Vec<DbRelationship> = items
@@ -75,6 +78,7 @@ pub(crate) async fn insert_many(
             weight: item.weight.get(),
             created_at: now,
             contribution_id: None,
+            created_by,
         })
         .collect();
     for chunk in rows.chunks(RELATIONSHIP_CHUNK) {
@@ -121,6 +125,7 @@ pub async fn create(
             conn,
             &mut outbox,
             &[(new, source.convergence_id)],
+            caller.participant_id(),
             crate::db::now(),
         )
         .await
@@ -143,7 +148,8 @@ pub(crate) fn duplicate_edge(error: diesel::result::Error, edge: &NewRelationshi
     }
 }
 
-/// Deletes a relationship; the caller must be able to write in its source's convergence.
+/// Deletes a relationship; the caller must be able to change it in its source's convergence
+/// (its creator, or a moderator).
 pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> Result<()> {
     conn.transaction(async move |conn| {
         let row: DbRelationship = artifact_relationships::table
@@ -162,7 +168,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
         artifacts::find_readable(conn, caller, row.target_id, RowLock::None)
             .await
             .map_err(|_| Error::not_found("relationship", id))?;
-        caller.require_write(&source_convergence)?;
+        caller.require_change(&source_convergence, row.created_by)?;
         diesel::delete(artifact_relationships::table.find(id))
             .execute(conn)
             .await?;
@@ -173,6 +179,12 @@ pub async fn delete(conn: &mut AsyncPgConnection, caller: &Caller, id: Uuid) -> 
             ChangeOperation::Delete,
         )?);
         outbox.flush(conn).await?;
+        if caller.moderates(source_convergence.id, row.created_by) {
+            let event = AuditEvent::new(AuditAction::RelationshipDeletedByModerator, id)
+                .in_convergence(source_convergence.id)
+                .with_detail(serde_json::json!({ "kind": row.kind }));
+            audit::record(conn, caller, event).await?;
+        }
         Ok(())
     })
     .await
@@ -224,29 +236,26 @@ pub async fn list_for_artifact(
     if row.deleted_at.is_some() {
         return Err(Error::Deleted(artifact));
     }
-    let (all_visible, granted) = match caller.grant() {
-        Some(Grant::Node) => (true, None),
-        Some(Grant::Convergence(id)) => (false, Some(id)),
-        None => (false, None),
-    };
+    let readable = caller.readable();
     let outgoing = matches!(direction, Direction::Out | Direction::Both);
     let incoming = matches!(direction, Direction::In | Direction::Both);
     let rows = diesel::sql_query(
-        "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at, r.contribution_id \
+        "SELECT r.id, r.source_id, r.target_id, r.kind, r.weight, r.created_at, r.contribution_id, \
+         r.created_by \
          FROM artifact_relationships r \
          JOIN artifacts o ON o.id = CASE WHEN r.source_id = $1 THEN r.target_id ELSE r.source_id END \
          JOIN convergences c ON c.id = o.convergence_id \
          WHERE (($2 AND r.source_id = $1) OR ($3 AND r.target_id = $1)) \
            AND ($4::uuid IS NULL OR r.id > $4) \
-           AND (c.visibility = 'public' OR $5 OR c.id = $6) \
+           AND (c.visibility = 'public' OR $5 OR c.id = ANY($6)) \
          ORDER BY r.id LIMIT $7",
     )
     .bind::<diesel::sql_types::Uuid, _>(artifact)
     .bind::<Bool, _>(outgoing)
     .bind::<Bool, _>(incoming)
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(after)
-    .bind::<Bool, _>(all_visible)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(granted)
+    .bind::<Bool, _>(readable.is_all())
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(readable.granted())
     .bind::<diesel::sql_types::BigInt, _>(limit)
     .load::<DbRelationship>(conn)
     .await?;

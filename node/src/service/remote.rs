@@ -239,6 +239,7 @@ async fn insert_copy(
         deleted_at: None,
         origin_url: Some(remote.origin_url.clone()),
         contribution_id: None,
+        created_by: None,
     };
     let inserted = diesel::insert_into(artifacts::table)
         .values(&row)

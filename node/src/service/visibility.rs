@@ -5,7 +5,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use crate::auth::{Caller, Grant};
+use crate::auth::{Caller, Readable};
 use crate::db::schema::convergences;
 use crate::domain::Visibility;
 
@@ -16,9 +16,9 @@ pub(crate) type ConvergenceFilter =
 /// True for the convergences `caller` may read.
 pub(crate) fn readable_by(caller: &Caller) -> ConvergenceFilter {
     let public = convergences::visibility.eq(Visibility::Public.as_str());
-    match caller.grant() {
-        Some(Grant::Node) => Box::new(sql::<Bool>("TRUE")),
-        Some(Grant::Convergence(id)) => Box::new(public.or(convergences::id.eq(id))),
-        None => Box::new(public),
+    match caller.readable() {
+        Readable::All => Box::new(sql::<Bool>("TRUE")),
+        Readable::PublicAnd(ids) if ids.is_empty() => Box::new(public),
+        Readable::PublicAnd(ids) => Box::new(public.or(convergences::id.eq_any(ids))),
     }
 }
