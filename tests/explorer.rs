@@ -957,3 +957,81 @@ async fn a_dropped_stream_resumes_with_what_it_missed() {
     assert_eq!(listed, json!([missed, before]), "each once, newest first");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_participant_signs_in_and_sees_their_private_convergence() {
+    let node = spawn_node().await;
+    node.convergence("open-space", "public").await;
+    node.convergence("circle", "private").await;
+    let code = crate::accounts::invite(&node, "circle", "viewer", 1).await;
+    crate::accounts::register(&node, "ada", Some(&code))
+        .await
+        .expect(201);
+    let browser = Browser::open(&node).await;
+    browser.visit("#/settings").await;
+    for (field, text) in [
+        ("login-username", "ada"),
+        ("login-password", "wrong password!"),
+    ] {
+        browser
+            .find(&format!("[data-testid={field}]"))
+            .await
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    browser
+        .find("[data-testid=login-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the wrong password to be refused",
+            "return document.querySelector('[data-testid=token-status]').dataset.state === 'refused';",
+        )
+        .await;
+    let password = browser.find("[data-testid=login-password]").await;
+    password.clear().await.unwrap();
+    password.send_keys("correct horse battery").await.unwrap();
+    browser
+        .find("[data-testid=login-submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let status = browser
+        .until(
+            "the sign-in",
+            "const s = document.querySelector('[data-testid=token-status]'); return s.dataset.state === 'saved' ? s.textContent : null;",
+        )
+        .await;
+    assert!(
+        status.as_str().unwrap().contains("ada")
+            && status.as_str().unwrap().contains("viewer in circle"),
+        "{status}"
+    );
+    browser.screenshot("10-signed-in").await;
+    browser.visit("").await;
+    let links = browser
+        .run("return [...document.querySelectorAll('[data-testid=convergence-link]')].map(a => a.textContent);")
+        .await;
+    assert_eq!(links, json!(["circle", "open-space"]));
+    browser.visit("#/settings").await;
+    browser
+        .find("[data-testid=logout]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the sign-out",
+            "return document.querySelector('[data-testid=token-status]').dataset.state === 'none';",
+        )
+        .await;
+    assert_eq!(node.count("sessions WHERE ended_at IS NOT NULL").await, 1);
+    browser.assert_clean().await;
+    browser.close().await;
+}

@@ -216,6 +216,8 @@ pub(crate) enum BenchError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The report could not be serialized.
+    #[error("benchmark setup: {0}")]
+    Setup(String),
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
 }

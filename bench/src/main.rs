@@ -89,6 +89,7 @@ mod graph;
 mod load;
 mod portability;
 mod realtime;
+mod request_path;
 mod search;
 mod synthetic;
 
@@ -102,6 +103,7 @@ use graph::{GraphArgs, graph_command};
 use load::{LoadArgs, load_command};
 use portability::{PortabilityArgs, portability_command};
 use realtime::{RealtimeArgs, realtime_command};
+use request_path::{RequestPathArgs, request_path_command};
 use search::{SearchArgs, search_command};
 
 /// Benchmarks of a kgnode against throwaway databases.
@@ -130,6 +132,8 @@ enum Command {
     Extraction(ExtractionArgs),
     /// Export and import of a convergence, next to pg_dump and COPY of the same rows.
     Portability(PortabilityArgs),
+    /// The cost of authentication, rate limiting and metrics on reads; login time.
+    RequestPath(RequestPathArgs),
 }
 
 #[tokio::main]
@@ -143,6 +147,7 @@ async fn main() -> ExitCode {
         Command::Realtime(args) => realtime_command(args).await,
         Command::Extraction(args) => extraction_command(args).await,
         Command::Portability(args) => portability_command(args).await,
+        Command::RequestPath(args) => request_path_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
