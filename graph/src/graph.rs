@@ -1,6 +1,6 @@
 //! The graph itself: artifacts as nodes, relationships as edges, convergences as a small table.
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use petgraph::Direction as PgDirection;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
@@ -324,6 +324,29 @@ impl KnowledgeGraph {
         }
     }
 
+    /// The relationships between artifacts of `ids` that `access` may see (both ends visible),
+    /// grouped by source in the order of `ids`. Unknown or invisible ids are skipped: this
+    /// draws "the edges among" a ranked list, for instance.
+    pub fn edges_among(&self, access: &Access<'_>, ids: &[Uuid]) -> Vec<EdgeView> {
+        let visible = self.visible_set(access, None);
+        let members: HashSet<NodeIndex> = ids
+            .iter()
+            .filter_map(|id| self.visible_node(&visible, *id).ok())
+            .collect();
+        let mut edges = Vec::new();
+        for id in ids {
+            let Ok(source) = self.visible_node(&visible, *id) else {
+                continue;
+            };
+            for edge in self.graph.edges_directed(source, PgDirection::Outgoing) {
+                if members.contains(&edge.target()) {
+                    edges.push(self.edge_view(source, edge.target(), edge.weight()));
+                }
+            }
+        }
+        edges
+    }
+
     /// An estimate of the heap memory the graph holds, in total and per node and edge.
     pub fn memory_usage(&self) -> MemoryUsage {
         let (node_capacity, edge_capacity) = self.graph.capacity();
@@ -443,6 +466,35 @@ impl KnowledgeGraph {
 mod tests {
     use super::*;
     use crate::tests::{art, id, rel};
+
+    #[test]
+    fn edges_among_keeps_edges_with_both_ends_listed_and_visible() {
+        let mut g = KnowledgeGraph::new();
+        let (public, private) = (id(100), id(200));
+        g.upsert_convergence(public, Visibility::Public);
+        g.upsert_convergence(private, Visibility::Private);
+        for n in 1..=3 {
+            g.upsert_artifact(art(n, public, "p"));
+        }
+        g.upsert_artifact(art(4, private, "secret"));
+        for (edge, a, b) in [(10, 1, 2), (11, 2, 3), (12, 3, 1), (13, 1, 4), (14, 4, 2)] {
+            g.upsert_relationship(rel(edge, a, b, 1.0)).unwrap();
+        }
+        let ids = |edges: Vec<EdgeView>| {
+            let mut ids: Vec<Uuid> = edges.iter().map(|e| e.id).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(g.edges_among(&Access::All, &[id(1), id(2)])), [id(10)]);
+        assert_eq!(
+            ids(g.edges_among(&Access::All, &[id(1), id(2), id(4)])),
+            [id(10), id(13), id(14)]
+        );
+        assert_eq!(
+            ids(g.edges_among(&Access::PUBLIC, &[id(1), id(2), id(4), id(99)])),
+            [id(10)]
+        );
+    }
 
     #[test]
     fn upserts_and_removals_keep_maps_in_step() {
