@@ -506,6 +506,8 @@ pub fn kgnode_binary() -> PathBuf {
 pub struct NodeProcess {
     pub base: String,
     child: std::process::Child,
+    /// Its log, one JSON object per line.
+    log: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 impl NodeProcess {
@@ -542,19 +544,22 @@ impl NodeProcess {
             .expect("kgnode starts");
         let stderr = child.stderr.take().expect("piped stderr");
         let (address_tx, address_rx) = std::sync::mpsc::channel();
-        // Reads the log until the listening line, then keeps draining it so the child never
-        // blocks on a full pipe.
+        let log: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+        let kept = log.clone();
+        // Keeps the log, tells the listening line, and drains the pipe so that the child never
+        // blocks on it.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
                 .map_while(Result::ok)
             {
-                let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
                 if parsed["fields"]["message"] == "kgnode listening"
                     && let Some(address) = parsed["fields"]["address"].as_str()
                 {
                     let _ = address_tx.send(address.to_owned());
                 }
+                kept.lock().expect("log").push(parsed);
             }
         });
         let address = tokio::task::spawn_blocking(move || {
@@ -565,14 +570,25 @@ impl NodeProcess {
         .expect("kgnode logs the address it listens on");
         let port = address.rsplit(':').next().expect("a port").to_owned();
         let base = format!("http://localhost:{port}");
-        let process = Self { base, child };
+        let process = Self { base, child, log };
         wait_until_ready(&process.base).await;
         process
     }
 
+    /// The lines logged so far with this message.
+    pub fn logged(&self, message: &str) -> Vec<Value> {
+        self.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|line| line["fields"]["message"] == message)
+            .cloned()
+            .collect()
+    }
+
     /// Sends SIGTERM, as a service manager stopping the node would, and waits (up to 20 s)
-    /// for the process to exit; true when it did.
-    pub async fn terminate(mut self) -> bool {
+    /// for the process to exit; its exit status, `None` when it did not exit.
+    pub async fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -581,12 +597,12 @@ impl NodeProcess {
         assert!(sent, "kill -TERM {pid}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return true;
+            if let Some(status) = self.child.try_wait().ok().flatten() {
+                return Some(status);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        false
+        None
     }
 
     /// Kills the process with SIGKILL, as a crash would.

@@ -27,4 +27,5 @@ mod portability;
 mod realtime;
 mod relationships;
 mod search;
+mod shutdown;
 mod transport;

@@ -195,6 +195,9 @@ pub struct HttpSettings {
     pub max_import_bytes: usize,
     /// Longest wait for the next piece of a request body, in seconds, before 408.
     pub body_timeout_secs: u64,
+    /// On SIGTERM or SIGINT: how long requests in flight (and running jobs) may take to
+    /// finish before they are cut off, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 /// Node identity and local state.

@@ -1,7 +1,8 @@
-//! Start-up: prepare the database, build the HTTP server, run it.
+//! Start-up: prepare the database, build the HTTP server, run it; and the graceful stop.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use activitypub_federation::config::FederationConfig;
 use actix_web::dev::{Server, ServerHandle, Service};
@@ -26,7 +27,7 @@ use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::jobs::start_jobs;
 use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
-use crate::workers::{Projections, Worker};
+use crate::workers::{Projections, Stopper, Worker};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,7 @@ pub enum StartupError {
     #[error("cannot listen on {address} (http.bind): {source}")]
     Bind {
         /// The configured address.
-        address: std::net::SocketAddr,
+        address: SocketAddr,
         /// Why (in use, not permitted, ...).
         source: std::io::Error,
     },
@@ -70,27 +71,38 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
-    search: Worker,
-    graph: Worker,
-    realtime: Worker,
-    extraction: Worker,
+    /// The change log's projections and the delivery queue, by what the logs call them.
+    background: Vec<(&'static str, Worker)>,
+    jobs: Worker,
     hub: EventHub,
-    federation: Vec<Worker>,
+    grace: Duration,
 }
 
 /// Stops a running node: its event streams at once (they would hold a graceful stop up until
-/// its timeout), then the server.
+/// its timeout), its job workers (they finish their jobs meanwhile, see `jobs::runner`), then
+/// the server.
 #[derive(Clone)]
 pub struct NodeHandle {
     server: ServerHandle,
     hub: EventHub,
+    jobs: Stopper,
+    grace: Duration,
 }
 
 impl NodeHandle {
-    /// Ends the event streams and stops the server; `graceful` lets requests in flight finish.
-    /// The server is told at once; the future resolves when it has stopped.
+    /// Ends the event streams, tells the job workers to stop, and stops the server:
+    /// `graceful` stops accepting connections and lets requests in flight finish (for up to
+    /// `http.shutdown_grace_secs`). The server is told at once; the future resolves when it
+    /// has stopped.
     pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> + use<> {
+        if graceful {
+            tracing::info!(
+                grace_secs = self.grace.as_secs(),
+                "stopping: no new connections; waiting for requests in flight"
+            );
+        }
         self.hub.close();
+        self.jobs.stop();
         self.server.stop(graceful)
     }
 }
@@ -138,14 +150,21 @@ impl Application {
         projections.add("search", &search);
         projections.add("graph", &graph);
         projections.add("realtime", &realtime);
-        let (federation_config, federation) = if settings.federation.enabled {
+        let mut background = vec![
+            ("search projection", search),
+            ("graph projection", graph),
+            ("event-stream projection", realtime),
+        ];
+        let federation_config = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
             let outgoing = start_outgoing(&settings)?;
             projections.add("federation", &outgoing);
-            (Some(config), vec![outgoing, start_delivery(&settings)?])
+            background.push(("federation projection", outgoing));
+            background.push(("federation delivery", start_delivery(&settings)?));
+            Some(config)
         } else {
-            (None, Vec::new())
+            None
         };
         let state = ServedState {
             pool: pool.clone(),
@@ -164,12 +183,10 @@ impl Application {
             port: address.port(),
             server,
             pool,
-            search,
-            graph,
-            realtime,
-            extraction,
+            background,
+            jobs: extraction,
             hub,
-            federation,
+            grace: Duration::from_secs(settings.http.shutdown_grace_secs),
         })
     }
 
@@ -188,27 +205,29 @@ impl Application {
         NodeHandle {
             server: self.server.handle(),
             hub: self.hub.clone(),
+            jobs: self.jobs.stopper(),
+            grace: self.grace,
         }
     }
 
-    /// Serves until the node is stopped (Ctrl-C, SIGTERM or a handle), then stops the
-    /// workers and waits for them.
+    /// Serves until the node is stopped (SIGTERM, SIGINT or a handle; see [`NodeHandle::stop`]),
+    /// then stops the projections, each after the batch it is applying (a whole number of
+    /// transactions), and waits for the job workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.handle();
         let signals = tokio::spawn(async move {
             wait_for_stop_signal().await;
-            tracing::info!("stopping: ending event streams, finishing requests in flight");
             handle.stop(true).await;
         });
         let served = self.server.await;
         signals.abort();
-        self.search.stop().await;
-        self.graph.stop().await;
-        self.realtime.stop().await;
-        self.extraction.stop().await;
-        for follower in self.federation {
-            follower.stop().await;
+        tracing::info!("stopped HTTP server");
+        for (name, worker) in self.background {
+            let progress = worker.progress();
+            worker.stop().await;
+            tracing::info!(applied = progress.applied(), "stopped {name}");
         }
+        self.jobs.stop().await;
         served
     }
 }
@@ -316,7 +335,10 @@ fn serve(
     // Answers are written in several pieces (headers, then the chunks of a compressed body):
     // with Nagle's algorithm a later piece waits for the client's delayed ACK of the first,
     // about 40 ms on every compressed answer of a keep-alive connection.
-    server = server.tcp_nodelay(true).disable_signals();
+    server = server
+        .tcp_nodelay(true)
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_grace_secs);
     if settings.http.workers > 0 {
         server = server.workers(settings.http.workers);
     }
