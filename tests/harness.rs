@@ -109,6 +109,7 @@ pub type Configure = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 struct RunningServer {
     handle: kgnode::startup::NodeHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_port: Option<u16>,
 }
 
 /// Settings for a test node on `port` with database `database`.
@@ -138,6 +139,8 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
     settings.jobs.backoff_max_secs = 1;
     settings.jobs.max_attempts = 3;
     settings.jobs.poll_ms = 100;
+    // Many nodes run at once: the metrics tests turn the listener on, on a free port.
+    settings.metrics.bind = None;
     settings
 }
 
@@ -158,10 +161,18 @@ async fn start_on(
         .await
         .expect("node starts");
     let handle = app.handle();
+    let metrics_port = app.metrics_port();
     let task = tokio::spawn(app.run_until_stopped());
     let base = format!("http://localhost:{port}");
     wait_until_ready(&base).await;
-    (base, RunningServer { handle, task })
+    (
+        base,
+        RunningServer {
+            handle,
+            task,
+            metrics_port,
+        },
+    )
 }
 
 /// Waits until `/readyz` answers 200 (the graph is loaded).
@@ -224,6 +235,16 @@ impl TestNode {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+
+    /// `/metrics` on the node's metrics listener (which its settings must turn on).
+    pub fn metrics_url(&self) -> String {
+        let port = self
+            .server
+            .as_ref()
+            .and_then(|server| server.metrics_port)
+            .expect("metrics.bind is set and the node runs");
+        format!("http://127.0.0.1:{port}/metrics")
     }
 
     /// The port the node listens on (kept across restarts: its URL is its identity).
@@ -505,6 +526,9 @@ pub fn kgnode_binary() -> PathBuf {
 /// A `kgnode serve` process, killed when dropped.
 pub struct NodeProcess {
     pub base: String,
+    /// `/metrics` on its metrics listener (on a free port unless the test sets
+    /// `KGNODE_METRICS__BIND`).
+    pub metrics_url: Option<String>,
     child: std::process::Child,
     /// Its log, one JSON object per line.
     log: Arc<std::sync::Mutex<Vec<Value>>>,
@@ -513,6 +537,7 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Starts `kgnode serve` on a port it picks itself (it binds port 0 and logs the address,
     /// which is read from its log), with `database` and `data_dir`, and waits until it is ready.
+    /// Its metrics listener also takes a free port.
     pub async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> Self {
         Self::start_with(database, data_dir, &[]).await
     }
@@ -537,6 +562,7 @@ impl NodeProcess {
             .env("KGNODE_LOG__FILTER", log)
             .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
+            .env("KGNODE_METRICS__BIND", "127.0.0.1:0")
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stderr(std::process::Stdio::piped())
@@ -570,7 +596,18 @@ impl NodeProcess {
         .expect("kgnode logs the address it listens on");
         let port = address.rsplit(':').next().expect("a port").to_owned();
         let base = format!("http://localhost:{port}");
-        let process = Self { base, child, log };
+        let mut process = Self {
+            base,
+            metrics_url: None,
+            child,
+            log,
+        };
+        // Logged before the API's listening line.
+        process.metrics_url = process
+            .logged("metrics listening")
+            .first()
+            .and_then(|line| line["fields"]["address"].as_str())
+            .map(|address| format!("http://{address}/metrics"));
         wait_until_ready(&process.base).await;
         process
     }

@@ -21,6 +21,7 @@ mod federation;
 mod graph;
 mod harness;
 mod health;
+mod metrics;
 mod migrations;
 mod openai_extraction;
 mod portability;

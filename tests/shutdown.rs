@@ -193,9 +193,20 @@ async fn sigterm_lets_batches_in_flight_finish_and_exits_zero() {
         "only the writers' batches are stored"
     );
 
+    let stopping = eventually("the stop to be logged", || async {
+        node.logged("stopping: no new connections; waiting for requests in flight")
+            .first()
+            .cloned()
+    })
+    .await;
+    assert!(
+        stopping["fields"]["in_flight"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "batches were in flight at SIGTERM: {stopping}"
+    );
     for step in [
-        "stopping: no new connections; waiting for requests in flight",
-        "stopped HTTP server",
+        "stopped HTTP server: no request in flight",
         "stopped search projection",
         "stopped graph projection",
         "stopped job workers",

@@ -35,6 +35,33 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Turning contributions into artifacts.
     pub extraction: ExtractionSettings,
+    /// The Prometheus metrics listener.
+    pub metrics: MetricsSettings,
+}
+
+/// Metrics settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `/metrics` is served, apart from the API so that it is never public; `None` (an
+    /// empty string in the settings) serves no metrics.
+    #[serde(deserialize_with = "optional_address")]
+    pub bind: Option<SocketAddr>,
+}
+
+/// Reads an address, or nothing from an empty string.
+fn optional_address<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "'{text}' is not an address such as 127.0.0.1:9898 (or empty for none)"
+        ))
+    })
 }
 
 /// Job-queue settings.
@@ -356,6 +383,28 @@ mod tests {
             "postgres://flag@db/kg"
         );
         assert_eq!(settings.http.max_body_bytes, 1_048_576, "default kept");
+    }
+
+    #[test]
+    fn metrics_bind_is_an_address_or_empty_for_none() {
+        let defaults = Settings::defaults().unwrap();
+        assert_eq!(
+            defaults.metrics.bind,
+            Some("127.0.0.1:9898".parse().unwrap())
+        );
+        let load = |value: &str| {
+            let environment =
+                HashMap::from([("KGNODE_METRICS__BIND".to_owned(), value.to_owned())]);
+            Settings::load_with_environment(None, Some(environment), &Overrides::default())
+        };
+        assert_eq!(load("").unwrap().metrics.bind, None);
+        assert_eq!(
+            load("0.0.0.0:9100").unwrap().metrics.bind,
+            Some("0.0.0.0:9100".parse().unwrap())
+        );
+        let error = load("localhost").unwrap_err().to_string();
+        assert!(error.contains("'localhost' is not an address"), "{error}");
+        assert!(error.contains("metrics.bind"), "{error}");
     }
 
     #[test]

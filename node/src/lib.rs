@@ -36,6 +36,7 @@ pub mod graphing;
 pub mod indexing;
 pub mod input;
 pub mod jobs;
+pub mod metrics;
 pub mod portability;
 pub mod realtime;
 pub mod service;

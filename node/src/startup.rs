@@ -25,6 +25,7 @@ use crate::federating::{self, FederationContext, FederationError, federation_con
 use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::jobs::start_jobs;
+use crate::metrics::{HttpMetrics, InFlight, MetricsSources, serve_metrics};
 use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
 use crate::workers::{Projections, Stopper, Worker};
@@ -53,9 +54,11 @@ pub enum StartupError {
     /// The extractor could not be set up (its API key file, its HTTP client).
     #[error(transparent)]
     Extraction(#[from] crate::extraction::OpenAiSetupError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address} (http.bind): {source}")]
+    /// A listen address could not be bound.
+    #[error("cannot listen on {address} ({setting}): {source}")]
     Bind {
+        /// The setting that names it (`http.bind`, `metrics.bind`).
+        setting: &'static str,
         /// The configured address.
         address: SocketAddr,
         /// Why (in use, not permitted, ...).
@@ -70,50 +73,69 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
     pool: DbPool,
     /// The change log's projections and the delivery queue, by what the logs call them.
     background: Vec<(&'static str, Worker)>,
     jobs: Worker,
     hub: EventHub,
+    in_flight: InFlight,
     grace: Duration,
 }
 
 /// Stops a running node: its event streams at once (they would hold a graceful stop up until
 /// its timeout), its job workers (they finish their jobs meanwhile, see `jobs::runner`), then
-/// the server.
+/// the servers.
 #[derive(Clone)]
 pub struct NodeHandle {
     server: ServerHandle,
+    metrics: Option<ServerHandle>,
     hub: EventHub,
     jobs: Stopper,
+    in_flight: InFlight,
     grace: Duration,
 }
 
 impl NodeHandle {
-    /// Ends the event streams, tells the job workers to stop, and stops the server:
+    /// Ends the event streams, tells the job workers to stop, and stops the servers:
     /// `graceful` stops accepting connections and lets requests in flight finish (for up to
-    /// `http.shutdown_grace_secs`). The server is told at once; the future resolves when it
-    /// has stopped.
+    /// `http.shutdown_grace_secs`). The servers are told at once; the future resolves when
+    /// they have stopped.
     pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> + use<> {
         if graceful {
             tracing::info!(
+                in_flight = self.in_flight.count(),
                 grace_secs = self.grace.as_secs(),
                 "stopping: no new connections; waiting for requests in flight"
             );
         }
         self.hub.close();
         self.jobs.stop();
-        self.server.stop(graceful)
+        let metrics = self.metrics.as_ref().map(|metrics| metrics.stop(graceful));
+        let api = self.server.stop(graceful);
+        async move {
+            api.await;
+            if let Some(metrics) = metrics {
+                metrics.await;
+            }
+        }
     }
+}
+
+/// Binds `address`, naming `setting` when it cannot.
+fn bind(setting: &'static str, address: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(address).map_err(|source| StartupError::Bind {
+        setting,
+        address,
+        source,
+    })
 }
 
 impl Application {
     /// Creates the data directory, creates and migrates the database as configured, binds the
     /// configured address and builds the server (which starts when awaited).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let address = settings.http.bind;
-        let listener =
-            TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
+        let listener = bind("http.bind", settings.http.bind)?;
         Self::build_on(settings, listener).await
     }
 
@@ -166,6 +188,26 @@ impl Application {
         } else {
             None
         };
+        let http_metrics = HttpMetrics::start();
+        let metrics = match settings.metrics.bind {
+            Some(metrics_address) => {
+                let listener = bind("metrics.bind", metrics_address)?;
+                let metrics_address = listener.local_addr()?;
+                let sources = MetricsSources {
+                    pool: pool.clone(),
+                    projections: projections.clone(),
+                    hub: hub.clone(),
+                    index: index.clone(),
+                    store: store.clone(),
+                    http: http_metrics.clone(),
+                };
+                let server = serve_metrics(listener, sources)?;
+                tracing::info!(address = %metrics_address, "metrics listening");
+                Some((metrics_address.port(), server))
+            }
+            None => None,
+        };
+        let in_flight = http_metrics.in_flight();
         let state = ServedState {
             pool: pool.clone(),
             node,
@@ -176,16 +218,19 @@ impl Application {
             jobs: settings.jobs.clone(),
             hub: hub.clone(),
             federation: federation_config,
+            metrics: http_metrics,
         };
         let server = serve(listener, state, &settings)?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
             server,
+            metrics,
             pool,
             background,
             jobs: extraction,
             hub,
+            in_flight,
             grace: Duration::from_secs(settings.http.shutdown_grace_secs),
         })
     }
@@ -193,6 +238,11 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `metrics.bind` names one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The node's connection pool.
@@ -204,8 +254,10 @@ impl Application {
     pub fn handle(&self) -> NodeHandle {
         NodeHandle {
             server: self.server.handle(),
+            metrics: self.metrics.as_ref().map(|(_, server)| server.handle()),
             hub: self.hub.clone(),
             jobs: self.jobs.stopper(),
+            in_flight: self.in_flight.clone(),
             grace: self.grace,
         }
     }
@@ -219,9 +271,24 @@ impl Application {
             wait_for_stop_signal().await;
             handle.stop(true).await;
         });
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let served = self.server.await;
         signals.abort();
-        tracing::info!("stopped HTTP server");
+        match self.in_flight.count() {
+            0 => tracing::info!("stopped HTTP server: no request in flight"),
+            cut_off => tracing::warn!(
+                cut_off,
+                "stopped HTTP server: requests still in flight after the grace time were cut off"
+            ),
+        }
+        if let Some((handle, server)) = metrics {
+            // Already told when stopped through a handle; not when the API's server failed.
+            handle.stop(false).await;
+            let _ = server.await;
+        }
         for (name, worker) in self.background {
             let progress = worker.progress();
             worker.stop().await;
@@ -267,6 +334,7 @@ struct ServedState {
     jobs: JobSettings,
     hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
+    metrics: HttpMetrics,
 }
 
 fn serve(
@@ -287,6 +355,7 @@ fn serve(
     let http = settings.http.clone();
     let max_inbox_bytes = settings.federation.max_inbox_bytes;
     let federation = federation.map(web::Data::new);
+    let metrics = state.metrics;
     let mut server = HttpServer::new(move || {
         let http = http.clone();
         let federation = federation.clone();
@@ -309,6 +378,7 @@ fn serve(
                 }
             })
             .wrap(TracingLogger::<RedactingRootSpan>::new())
+            .wrap(metrics.clone())
             .app_data(pool.clone())
             .app_data(node.clone())
             .app_data(slugs.clone())
