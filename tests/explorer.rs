@@ -1035,3 +1035,61 @@ async fn a_participant_signs_in_and_sees_their_private_convergence() {
     browser.assert_clean().await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_overview_draws_the_top_artifacts_and_the_edges_among_them() {
+    let node = spawn_node().await;
+    node.convergence("hub", "public").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = node
+            .artifact("hub", artifact("idea", &format!("Idea {i}"), "", json!({})))
+            .await;
+        ids.push(id);
+    }
+    // Everything points at idea 0; a chain links the rest.
+    for i in 1..8 {
+        relate(&node, &ids[i], &ids[0], "supports").await;
+        if i > 1 {
+            relate(&node, &ids[i], &ids[i - 1], "extends").await;
+        }
+    }
+    node.settle().await;
+    let top = 5;
+    let ranked = node
+        .get(&format!(
+            "/api/v1/graph/centrality?convergence=hub&algorithm=pagerank&top={top}"
+        ))
+        .await
+        .expect(200)
+        .body;
+    let best: Vec<String> = ranked["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(best[0], ids[0], "the most pointed-at idea ranks first");
+    let sub = node
+        .get(&format!("/api/v1/graph/subgraph?ids={}", best.join(",")))
+        .await
+        .expect(200)
+        .body;
+    let edges = sub["edges"].as_array().unwrap().len();
+    assert!(edges >= top - 1, "{sub}");
+
+    let browser = Browser::open(&node).await;
+    browser.visit("#/c/hub").await;
+    browser.follow("[data-testid=overview-link]").await;
+    browser.visit(&format!("#/overview/hub?top={top}")).await;
+    let drawn = browser
+        .until(
+            "the overview",
+            "const g = document.querySelector('[data-testid=graph-view][data-ready=true]'); return g ? [Number(g.dataset.nodeCount), Number(g.dataset.edgeCount)] : null;",
+        )
+        .await;
+    assert_eq!(drawn, json!([top, edges]));
+    browser.screenshot("11-overview").await;
+    browser.assert_clean().await;
+    browser.close().await;
+}

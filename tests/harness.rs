@@ -109,6 +109,7 @@ pub type Configure = Arc<dyn Fn(&mut Settings) + Send + Sync>;
 struct RunningServer {
     handle: kgnode::startup::NodeHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_port: Option<u16>,
 }
 
 /// Settings for a test node on `port` with database `database`.
@@ -148,6 +149,8 @@ pub fn test_settings(database: &TestDatabase, port: u16, data_dir: &std::path::P
         logins_per_minute_per_username: 0,
         logins_per_minute_per_ip: 0,
     };
+    // Many nodes run at once: the metrics tests turn the listener on, on a free port.
+    settings.metrics.bind = None;
     settings
 }
 
@@ -168,10 +171,18 @@ async fn start_on(
         .await
         .expect("node starts");
     let handle = app.handle();
+    let metrics_port = app.metrics_port();
     let task = tokio::spawn(app.run_until_stopped());
     let base = format!("http://localhost:{port}");
     wait_until_ready(&base).await;
-    (base, RunningServer { handle, task })
+    (
+        base,
+        RunningServer {
+            handle,
+            task,
+            metrics_port,
+        },
+    )
 }
 
 /// Waits until `/readyz` answers 200 (the graph is loaded).
@@ -236,6 +247,16 @@ impl TestNode {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+
+    /// `/metrics` on the node's metrics listener (which its settings must turn on).
+    pub fn metrics_url(&self) -> String {
+        let port = self
+            .server
+            .as_ref()
+            .and_then(|server| server.metrics_port)
+            .expect("metrics.bind is set and the node runs");
+        format!("http://127.0.0.1:{port}/metrics")
     }
 
     /// The port the node listens on (kept across restarts: its URL is its identity).
@@ -531,12 +552,18 @@ const UNLIMITED: [&str; 7] = [
 /// A `kgnode serve` process, killed when dropped.
 pub struct NodeProcess {
     pub base: String,
+    /// `/metrics` on its metrics listener (on a free port unless the test sets
+    /// `KGNODE_METRICS__BIND`).
+    pub metrics_url: Option<String>,
     child: std::process::Child,
+    /// Its log, one JSON object per line.
+    log: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 impl NodeProcess {
     /// Starts `kgnode serve` on a port it picks itself (it binds port 0 and logs the address,
     /// which is read from its log), with `database` and `data_dir`, and waits until it is ready.
+    /// Its metrics listener also takes a free port.
     pub async fn start(database: &TestDatabase, data_dir: &std::path::Path) -> Self {
         Self::start_with(database, data_dir, &[]).await
     }
@@ -562,6 +589,7 @@ impl NodeProcess {
             .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_SEARCH__WRITER_MEMORY_MIB", "20")
             .envs(UNLIMITED.iter().map(|name| (*name, "0")))
+            .env("KGNODE_METRICS__BIND", "127.0.0.1:0")
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stderr(std::process::Stdio::piped())
@@ -569,19 +597,22 @@ impl NodeProcess {
             .expect("kgnode starts");
         let stderr = child.stderr.take().expect("piped stderr");
         let (address_tx, address_rx) = std::sync::mpsc::channel();
-        // Reads the log until the listening line, then keeps draining it so the child never
-        // blocks on a full pipe.
+        let log: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+        let kept = log.clone();
+        // Keeps the log, tells the listening line, and drains the pipe so that the child never
+        // blocks on it.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
                 .map_while(Result::ok)
             {
-                let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                let parsed: Value = serde_json::from_str(&line).unwrap_or_default();
                 if parsed["fields"]["message"] == "kgnode listening"
                     && let Some(address) = parsed["fields"]["address"].as_str()
                 {
                     let _ = address_tx.send(address.to_owned());
                 }
+                kept.lock().expect("log").push(parsed);
             }
         });
         let address = tokio::task::spawn_blocking(move || {
@@ -592,14 +623,36 @@ impl NodeProcess {
         .expect("kgnode logs the address it listens on");
         let port = address.rsplit(':').next().expect("a port").to_owned();
         let base = format!("http://localhost:{port}");
-        let process = Self { base, child };
+        let mut process = Self {
+            base,
+            metrics_url: None,
+            child,
+            log,
+        };
+        // Logged before the API's listening line.
+        process.metrics_url = process
+            .logged("metrics listening")
+            .first()
+            .and_then(|line| line["fields"]["address"].as_str())
+            .map(|address| format!("http://{address}/metrics"));
         wait_until_ready(&process.base).await;
         process
     }
 
+    /// The lines logged so far with this message.
+    pub fn logged(&self, message: &str) -> Vec<Value> {
+        self.log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|line| line["fields"]["message"] == message)
+            .cloned()
+            .collect()
+    }
+
     /// Sends SIGTERM, as a service manager stopping the node would, and waits (up to 20 s)
-    /// for the process to exit; true when it did.
-    pub async fn terminate(mut self) -> bool {
+    /// for the process to exit; its exit status, `None` when it did not exit.
+    pub async fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -608,12 +661,12 @@ impl NodeProcess {
         assert!(sent, "kill -TERM {pid}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return true;
+            if let Some(status) = self.child.try_wait().ok().flatten() {
+                return Some(status);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        false
+        None
     }
 
     /// Kills the process with SIGKILL, as a crash would.

@@ -392,7 +392,7 @@ async fn a_node_restored_from_pg_dump_serves_its_data_with_a_rebuilt_index() {
     );
     std::fs::remove_file(&dump).unwrap();
     let data_dir = std::env::temp_dir().join(&restored.name);
-    let node = NodeProcess::start(&restored, &data_dir).await;
+    let mut node = NodeProcess::start(&restored, &data_dir).await;
     let client = reqwest::Client::new();
     let hits = eventually("the rebuilt index to answer", || async {
         let hits: Value = client
@@ -417,7 +417,11 @@ async fn a_node_restored_from_pg_dump_serves_its_data_with_a_rebuilt_index() {
         .await
         .unwrap();
     assert_eq!(comparable(&after), comparable(&before));
-    assert!(node.terminate().await);
+    assert!(
+        node.terminate()
+            .await
+            .is_some_and(|status| status.success())
+    );
     let verified = crate::cli::run_kgnode(&restored, &data_dir, &["index", "verify"])
         .await
         .unwrap();

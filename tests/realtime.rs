@@ -502,7 +502,7 @@ async fn sigterm_ends_open_streams_and_the_process() {
     let database = TestDatabase::new();
     database.create().await;
     let data_dir = std::env::temp_dir().join(format!("{}-sigterm", database.name));
-    let process = NodeProcess::start(&database, &data_dir).await;
+    let mut process = NodeProcess::start(&database, &data_dir).await;
     let response = reqwest::Client::new()
         .get(format!("{}/api/v1/events", process.base))
         .send()
@@ -510,7 +510,11 @@ async fn sigterm_ends_open_streams_and_the_process() {
         .unwrap();
     let mut stream = EventStream::from_response(response).await;
     stream.until_ready().await;
-    assert!(process.terminate().await, "the process exits on SIGTERM");
+    let exited = process.terminate().await;
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "the process exits on SIGTERM: {exited:?}"
+    );
     assert!(stream.ends().await);
     let _ = std::fs::remove_dir_all(&data_dir);
 }

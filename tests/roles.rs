@@ -163,6 +163,7 @@ const TABLE: &[(&str, &str, Level, bool)] = &[
     ("GET", "/api/v1/graph/path", Level::Viewer, false),
     ("GET", "/api/v1/graph/centrality", Level::Viewer, false),
     ("GET", "/api/v1/graph/components", Level::Anyone, false),
+    ("GET", "/api/v1/graph/subgraph", Level::Anyone, false),
     ("GET", "/api/v1/graph/export", Level::Anyone, false),
     ("POST", "/api/v1/import", Level::NodeAdmin, false),
     ("GET", "/api/v1/admin/audit", Level::NodeAdmin, false),
@@ -321,6 +322,7 @@ async fn request_for(
         "/api/v1/search" => "?q=target&convergence=p".to_owned(),
         "/api/v1/graph/path" => format!("?from={}&to={}", fixtures.artifact, fixtures.other),
         "/api/v1/graph/centrality" => "?convergence=p".to_owned(),
+        "/api/v1/graph/subgraph" => format!("?ids={},{}", fixtures.artifact, fixtures.other),
         _ => String::new(),
     };
     let body = match (method, template) {

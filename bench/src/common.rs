@@ -361,6 +361,8 @@ impl RunningNode {
         settings.node.public_url = Url::parse(&format!("http://localhost:{port}"))?;
         settings.node.data_dir = data_dir.clone();
         settings.log.filter = "warn".into();
+        // Several nodes run at once: none takes the default metrics port.
+        settings.metrics.bind = None;
         tune(&mut settings);
         kgnode::telemetry::init(&settings.log, std::io::stderr);
         let app = Application::build_on(settings, listener).await?;

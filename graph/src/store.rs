@@ -9,7 +9,7 @@ use crate::components::Components;
 use crate::degree::Degrees;
 use crate::error::{Error, Result};
 use crate::export::{Export, ExportCopy};
-use crate::graph::{Artifact, KnowledgeGraph, Outcome, Relationship};
+use crate::graph::{Artifact, EdgeView, KnowledgeGraph, NodeView, Outcome, Relationship};
 use crate::kinds::Visibility;
 use crate::memory::MemoryUsage;
 use crate::neighborhood::{Neighborhood, NeighborhoodQuery};
@@ -200,6 +200,17 @@ impl GraphStore {
         query: &NeighborhoodQuery,
     ) -> Result<Neighborhood> {
         self.read().graph.neighborhood(access, query)
+    }
+
+    /// The visible artifacts of `ids` and the relationships among them (see
+    /// [`KnowledgeGraph::edges_among`]), under one read lock.
+    pub fn subgraph(&self, access: &Access<'_>, ids: &[Uuid]) -> (Vec<NodeView>, Vec<EdgeView>) {
+        let state = self.read();
+        let nodes = ids
+            .iter()
+            .filter_map(|id| state.graph.artifact(access, *id))
+            .collect();
+        (nodes, state.graph.edges_among(access, ids))
     }
 
     /// See [`KnowledgeGraph::shortest_path`]; runs under the read lock.

@@ -39,6 +39,8 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// Request rate limits.
     pub limits: LimitSettings,
+    /// The Prometheus metrics listener.
+    pub metrics: MetricsSettings,
 }
 
 /// Who may register, and how sessions and passwords work.
@@ -90,6 +92,31 @@ pub struct LimitSettings {
     pub logins_per_minute_per_username: u32,
     /// Login attempts and registrations per client IP.
     pub logins_per_minute_per_ip: u32,
+}
+
+/// Metrics settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `/metrics` is served, apart from the API so that it is never public; `None` (an
+    /// empty string in the settings) serves no metrics.
+    #[serde(deserialize_with = "optional_address")]
+    pub bind: Option<SocketAddr>,
+}
+
+/// Reads an address, or nothing from an empty string.
+fn optional_address<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "'{text}' is not an address such as 127.0.0.1:9898 (or empty for none)"
+        ))
+    })
 }
 
 /// Job-queue settings.
@@ -254,6 +281,9 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins whose web pages may call the API (CORS); `"*"` for any; empty: none.
     pub cors_origins: Vec<String>,
+    /// On SIGTERM or SIGINT: how long requests in flight (and running jobs) may take to
+    /// finish before they are cut off, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 /// Node identity and local state.
@@ -412,6 +442,28 @@ mod tests {
             "postgres://flag@db/kg"
         );
         assert_eq!(settings.http.max_body_bytes, 1_048_576, "default kept");
+    }
+
+    #[test]
+    fn metrics_bind_is_an_address_or_empty_for_none() {
+        let defaults = Settings::defaults().unwrap();
+        assert_eq!(
+            defaults.metrics.bind,
+            Some("127.0.0.1:9898".parse().unwrap())
+        );
+        let load = |value: &str| {
+            let environment =
+                HashMap::from([("KGNODE_METRICS__BIND".to_owned(), value.to_owned())]);
+            Settings::load_with_environment(None, Some(environment), &Overrides::default())
+        };
+        assert_eq!(load("").unwrap().metrics.bind, None);
+        assert_eq!(
+            load("0.0.0.0:9100").unwrap().metrics.bind,
+            Some("0.0.0.0:9100".parse().unwrap())
+        );
+        let error = load("localhost").unwrap_err().to_string();
+        assert!(error.contains("'localhost' is not an address"), "{error}");
+        assert!(error.contains("metrics.bind"), "{error}");
     }
 
     #[test]

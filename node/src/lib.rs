@@ -38,6 +38,7 @@ pub mod indexing;
 pub mod input;
 pub mod jobs;
 pub mod limits;
+pub mod metrics;
 pub mod portability;
 pub mod realtime;
 pub mod service;

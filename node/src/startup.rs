@@ -1,7 +1,8 @@
-//! Start-up: prepare the database, build the HTTP server, run it.
+//! Start-up: prepare the database, build the HTTP server, run it; and the graceful stop.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use activitypub_federation::config::FederationConfig;
 use actix_web::dev::{Server, ServerHandle, Service};
@@ -15,7 +16,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
-use crate::auth::PasswordHashing;
+use crate::auth::{CredentialCache, PasswordHashing};
 use crate::config::{JobSettings, Settings};
 use crate::db::{self, DbPool};
 use crate::extraction::ExtractionHandler;
@@ -26,9 +27,10 @@ use crate::graphing::{GraphingError, start_graph};
 use crate::indexing::{IndexingError, SearchReadiness, start_search};
 use crate::jobs::start_jobs;
 use crate::limits::RateLimits;
+use crate::metrics::{HttpMetrics, InFlight, MetricsSources, serve_metrics};
 use crate::realtime::{self, EventHub, RealtimeError, start_hub};
 use crate::telemetry::RedactingRootSpan;
-use crate::workers::{Projections, Worker};
+use crate::workers::{Projections, Stopper, Worker};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +62,13 @@ pub enum StartupError {
     /// `http.cors_origins` holds something that is not an origin.
     #[error(transparent)]
     Cors(#[from] api::InvalidOrigin),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address} (http.bind): {source}")]
+    /// A listen address could not be bound.
+    #[error("cannot listen on {address} ({setting}): {source}")]
     Bind {
+        /// The setting that names it (`http.bind`, `metrics.bind`).
+        setting: &'static str,
         /// The configured address.
-        address: std::net::SocketAddr,
+        address: SocketAddr,
         /// Why (in use, not permitted, ...).
         source: std::io::Error,
     },
@@ -77,39 +81,81 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
     pool: DbPool,
-    search: Worker,
-    graph: Worker,
-    realtime: Worker,
-    extraction: Worker,
+    /// The change log's projections and the delivery queue, by what the logs call them.
+    background: Vec<(&'static str, Worker)>,
+    jobs: Worker,
     hub: EventHub,
-    federation: Vec<Worker>,
+    in_flight: InFlight,
+    grace: Duration,
+    /// Listens for credential changes; ends with the node.
+    credentials: AbortOnDrop,
+}
+
+/// A task aborted when its handle is dropped, so that a node dropped without
+/// [`Application::run_until_stopped`] leaves nothing running.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Stops a running node: its event streams at once (they would hold a graceful stop up until
-/// its timeout), then the server.
+/// its timeout), its job workers (they finish their jobs meanwhile, see `jobs::runner`), then
+/// the servers.
 #[derive(Clone)]
 pub struct NodeHandle {
     server: ServerHandle,
+    metrics: Option<ServerHandle>,
     hub: EventHub,
+    jobs: Stopper,
+    in_flight: InFlight,
+    grace: Duration,
 }
 
 impl NodeHandle {
-    /// Ends the event streams and stops the server; `graceful` lets requests in flight finish.
-    /// The server is told at once; the future resolves when it has stopped.
+    /// Ends the event streams, tells the job workers to stop, and stops the servers:
+    /// `graceful` stops accepting connections and lets requests in flight finish (for up to
+    /// `http.shutdown_grace_secs`). The servers are told at once; the future resolves when
+    /// they have stopped.
     pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> + use<> {
+        if graceful {
+            tracing::info!(
+                in_flight = self.in_flight.count(),
+                grace_secs = self.grace.as_secs(),
+                "stopping: no new connections; waiting for requests in flight"
+            );
+        }
         self.hub.close();
-        self.server.stop(graceful)
+        self.jobs.stop();
+        let metrics = self.metrics.as_ref().map(|metrics| metrics.stop(graceful));
+        let api = self.server.stop(graceful);
+        async move {
+            api.await;
+            if let Some(metrics) = metrics {
+                metrics.await;
+            }
+        }
     }
+}
+
+/// Binds `address`, naming `setting` when it cannot.
+fn bind(setting: &'static str, address: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(address).map_err(|source| StartupError::Bind {
+        setting,
+        address,
+        source,
+    })
 }
 
 impl Application {
     /// Creates the data directory, creates and migrates the database as configured, binds the
     /// configured address and builds the server (which starts when awaited).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let address = settings.http.bind;
-        let listener =
-            TcpListener::bind(address).map_err(|source| StartupError::Bind { address, source })?;
+        let listener = bind("http.bind", settings.http.bind)?;
         Self::build_on(settings, listener).await
     }
 
@@ -151,15 +197,44 @@ impl Application {
         projections.add("search", &search);
         projections.add("graph", &graph);
         projections.add("realtime", &realtime);
-        let (federation_config, federation) = if settings.federation.enabled {
+        let mut background = vec![
+            ("search projection", search),
+            ("graph projection", graph),
+            ("event-stream projection", realtime),
+        ];
+        let federation_config = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
             let outgoing = start_outgoing(&settings)?;
             projections.add("federation", &outgoing);
-            (Some(config), vec![outgoing, start_delivery(&settings)?])
+            background.push(("federation projection", outgoing));
+            background.push(("federation delivery", start_delivery(&settings)?));
+            Some(config)
         } else {
-            (None, Vec::new())
+            None
         };
+        let http_metrics = HttpMetrics::start();
+        let metrics = match settings.metrics.bind {
+            Some(metrics_address) => {
+                let listener = bind("metrics.bind", metrics_address)?;
+                let metrics_address = listener.local_addr()?;
+                let sources = MetricsSources {
+                    pool: pool.clone(),
+                    projections: projections.clone(),
+                    hub: hub.clone(),
+                    index: index.clone(),
+                    store: store.clone(),
+                    http: http_metrics.clone(),
+                };
+                let server = serve_metrics(listener, sources)?;
+                tracing::info!(address = %metrics_address, "metrics listening");
+                Some((metrics_address.port(), server))
+            }
+            None => None,
+        };
+        let in_flight = http_metrics.in_flight();
+        let credentials = CredentialCache::new();
+        let listener_task = AbortOnDrop(tokio::spawn(credentials.clone().listen(url.clone())));
         let state = ServedState {
             pool: pool.clone(),
             node,
@@ -171,25 +246,33 @@ impl Application {
             hub: hub.clone(),
             federation: federation_config,
             accounts,
+            metrics: http_metrics,
+            credentials,
         };
         let server = serve(listener, state, &settings)?;
         tracing::info!(%address, "kgnode listening");
         Ok(Self {
             port: address.port(),
             server,
+            metrics,
             pool,
-            search,
-            graph,
-            realtime,
-            extraction,
+            background,
+            jobs: extraction,
             hub,
-            federation,
+            in_flight,
+            grace: Duration::from_secs(settings.http.shutdown_grace_secs),
+            credentials: listener_task,
         })
     }
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `metrics.bind` names one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The node's connection pool.
@@ -201,28 +284,48 @@ impl Application {
     pub fn handle(&self) -> NodeHandle {
         NodeHandle {
             server: self.server.handle(),
+            metrics: self.metrics.as_ref().map(|(_, server)| server.handle()),
             hub: self.hub.clone(),
+            jobs: self.jobs.stopper(),
+            in_flight: self.in_flight.clone(),
+            grace: self.grace,
         }
     }
 
-    /// Serves until the node is stopped (Ctrl-C, SIGTERM or a handle), then stops the
-    /// workers and waits for them.
+    /// Serves until the node is stopped (SIGTERM, SIGINT or a handle; see [`NodeHandle::stop`]),
+    /// then stops the projections, each after the batch it is applying (a whole number of
+    /// transactions), and waits for the job workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.handle();
         let signals = tokio::spawn(async move {
             wait_for_stop_signal().await;
-            tracing::info!("stopping: ending event streams, finishing requests in flight");
             handle.stop(true).await;
+        });
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
         });
         let served = self.server.await;
         signals.abort();
-        self.search.stop().await;
-        self.graph.stop().await;
-        self.realtime.stop().await;
-        self.extraction.stop().await;
-        for follower in self.federation {
-            follower.stop().await;
+        match self.in_flight.count() {
+            0 => tracing::info!("stopped HTTP server: no request in flight"),
+            cut_off => tracing::warn!(
+                cut_off,
+                "stopped HTTP server: requests still in flight after the grace time were cut off"
+            ),
         }
+        if let Some((handle, server)) = metrics {
+            // Already told when stopped through a handle; not when the API's server failed.
+            handle.stop(false).await;
+            let _ = server.await;
+        }
+        for (name, worker) in self.background {
+            let progress = worker.progress();
+            worker.stop().await;
+            tracing::info!(applied = progress.applied(), "stopped {name}");
+        }
+        self.jobs.stop().await;
+        drop(self.credentials);
         served
     }
 }
@@ -263,6 +366,8 @@ struct ServedState {
     hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
     accounts: api::Accounts,
+    metrics: HttpMetrics,
+    credentials: CredentialCache,
 }
 
 fn serve(
@@ -280,6 +385,7 @@ fn serve(
     let jobs = web::Data::new(state.jobs);
     let federation = state.federation;
     let accounts = web::Data::new(state.accounts);
+    let credentials = web::Data::new(state.credentials);
     let limits = web::Data::new(RateLimits::new(
         &settings.limits,
         settings.http.trusted_proxies.clone(),
@@ -288,6 +394,7 @@ fn serve(
     let http = settings.http.clone();
     let max_inbox_bytes = settings.federation.max_inbox_bytes;
     let federation = federation.map(web::Data::new);
+    let metrics = state.metrics;
     let mut server = HttpServer::new(move || {
         let http = http.clone();
         let federation = federation.clone();
@@ -310,6 +417,7 @@ fn serve(
                 }
             })
             .wrap(TracingLogger::<RedactingRootSpan>::new())
+            .wrap(metrics.clone())
             .app_data(pool.clone())
             .app_data(node.clone())
             .app_data(slugs.clone())
@@ -321,6 +429,7 @@ fn serve(
             .app_data(jobs.clone())
             .app_data(accounts.clone())
             .app_data(limits.clone())
+            .app_data(credentials.clone())
             .configure(move |cfg| {
                 if let Some(federation) = federation {
                     cfg.app_data(federation);
@@ -338,7 +447,10 @@ fn serve(
     // Answers are written in several pieces (headers, then the chunks of a compressed body):
     // with Nagle's algorithm a later piece waits for the client's delayed ACK of the first,
     // about 40 ms on every compressed answer of a keep-alive connection.
-    server = server.tcp_nodelay(true).disable_signals();
+    server = server
+        .tcp_nodelay(true)
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_grace_secs);
     if settings.http.workers > 0 {
         server = server.workers(settings.http.workers);
     }

@@ -64,7 +64,7 @@ impl Projections {
 /// A running worker. Dropping it asks the thread to stop; [`Worker::stop`] also waits for
 /// it.
 pub struct Worker {
-    shutdown: watch::Sender<bool>,
+    shutdown: Stopper,
     thread: Option<std::thread::JoinHandle<()>>,
     progress: Progress,
 }
@@ -75,18 +75,35 @@ impl Worker {
         self.progress.clone()
     }
 
+    /// What asks the worker to stop without waiting for it, so that it can wind down while
+    /// other parts of the node do.
+    pub fn stopper(&self) -> Stopper {
+        self.shutdown.clone()
+    }
+
     /// Stops the worker and waits until its thread has ended.
     pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.stop();
         if let Some(thread) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
 }
 
+/// Asks a worker to stop (it finishes what it is at, see [`Stopped`]); cloneable.
+#[derive(Clone)]
+pub struct Stopper(Arc<watch::Sender<bool>>);
+
+impl Stopper {
+    /// Asks the worker to stop; returns at once.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.stop();
     }
 }
 
@@ -116,6 +133,12 @@ impl Stopped {
         }
     }
 
+    /// Resolves `grace` after shutdown is asked for: work still running then is abandoned.
+    pub async fn grace_over(&mut self, grace: Duration) {
+        let _ = self.shutdown.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    }
+
     /// Sleeps for `duration`; true when the worker was told to stop meanwhile.
     pub async fn sleep(&mut self, duration: Duration) -> bool {
         let _ = tokio::time::timeout(duration, self.shutdown.changed()).await;
@@ -142,7 +165,8 @@ pub(crate) trait WorkerJob: Send + 'static {
 
 /// Starts `job` on a thread named `name`.
 pub(crate) fn spawn_worker<J: WorkerJob>(name: &str, mut job: J) -> std::io::Result<Worker> {
-    let (shutdown, receiver) = watch::channel(false);
+    let (sender, receiver) = watch::channel(false);
+    let shutdown = Stopper(Arc::new(sender));
     let progress = Progress::new();
     let reported = progress.clone();
     let label = name.to_owned();

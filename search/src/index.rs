@@ -237,6 +237,11 @@ impl SearchIndex {
         self.inner.reader.searcher().num_docs()
     }
 
+    /// Number of segments searched (many small ones slow searches down until they merge).
+    pub fn num_segments(&self) -> usize {
+        self.inner.reader.searcher().segment_readers().len()
+    }
+
     /// The version of every live document, by id, for comparison with the source of truth.
     /// If [`num_docs`](Self::num_docs) is larger than the map, some id has several documents.
     pub fn all_versions(&self) -> Result<HashMap<Uuid, i64>> {

@@ -44,6 +44,7 @@ impl NodeProcess {
             .env("DATABASE_URL", database_url)
             .env("KGNODE_LOG__FORMAT", "json")
             .env("KGNODE_LOG__FILTER", "warn,kgnode::startup=info")
+            .env("KGNODE_METRICS__BIND", "")
             .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{PasswordHashing, Principal, TokenRole, Writer, end_session};
+use crate::auth::{CredentialCache, PasswordHashing, Principal, TokenRole, Writer, end_session};
 use crate::config::AccountSettings;
 use crate::db::DbPool;
 use crate::domain::{Password, Username};
@@ -178,7 +178,11 @@ pub async fn login(
     responses((status = 204, description = "Signed out"),
         (status = 401, body = ErrorBody),
         (status = 422, description = "The credentials are a service token", body = ErrorBody)))]
-pub async fn logout(pool: web::Data<DbPool>, Writer(caller): Writer) -> Result<HttpResponse> {
+pub async fn logout(
+    pool: web::Data<DbPool>,
+    cache: web::Data<CredentialCache>,
+    Writer(caller): Writer,
+) -> Result<HttpResponse> {
     let Principal::Participant { session, .. } = caller.principal() else {
         return Err(Error::Unprocessable(
             "these credentials are a service token, not a session: revoke it instead".into(),
@@ -186,6 +190,8 @@ pub async fn logout(pool: web::Data<DbPool>, Writer(caller): Writer) -> Result<H
     };
     let mut conn = pool.get().await?;
     end_session(&mut conn, *session).await?;
+    // Other processes hear of it from PostgreSQL; this one forgets at once.
+    cache.invalidate_all();
     Ok(HttpResponse::NoContent().finish())
 }
 

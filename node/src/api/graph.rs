@@ -237,6 +237,57 @@ pub async fn neighborhood(
     )
 }
 
+/// Largest number of ids of the subgraph endpoint.
+const MAX_SUBGRAPH: usize = 1_000;
+
+/// Query of the subgraph endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SubgraphParams {
+    /// Comma-separated artifact ids, 1 to 1,000 (e.g. a centrality ranking's).
+    pub ids: String,
+}
+
+/// Artifacts and the relationships among them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubgraphResponse<'a> {
+    /// The readable artifacts of `ids`, in their order (unknown and unreadable ones left out).
+    pub nodes: Vec<GraphNode<'a>>,
+    /// The relationships whose two ends are among them.
+    pub edges: Vec<GraphEdge>,
+}
+
+/// The artifacts given and the relationships among them: with the centrality ranking, a
+/// convergence's overview ("its top artifacts and the edges among them").
+#[utoipa::path(get, path = "/api/v1/graph/subgraph", tag = "graph",
+    params(SubgraphParams),
+    responses((status = 200, body = SubgraphResponse), (status = 400, body = ErrorBody)))]
+pub async fn subgraph(
+    pool: web::Data<DbPool>,
+    cache: web::Data<SlugCache>,
+    graph: web::Data<GraphStore>,
+    caller: Caller,
+    params: web::Query<SubgraphParams>,
+) -> Result<HttpResponse> {
+    let ids = parse_list::<Uuid>(Some(&params.ids), "artifact id")?;
+    if !(1..=MAX_SUBGRAPH).contains(&ids.len()) {
+        return Err(Error::InvalidParameter(format!(
+            "{} ids: give 1 to {MAX_SUBGRAPH}",
+            ids.len()
+        )));
+    }
+    let viewer = Viewer::new(&caller);
+    let (nodes, edges) = graph.subgraph(&viewer.access(), &ids);
+    let slugs = cache
+        .slugs(&pool, nodes.iter().map(|n| n.convergence))
+        .await?;
+    let response = SubgraphResponse {
+        nodes: nodes.iter().map(|view| node(view, None, &slugs)).collect(),
+        edges: edges.iter().map(GraphEdge::from).collect(),
+    };
+    json_response(&response, json_size_hint(nodes.len(), edges.len()))
+}
+
 /// Query of the path endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{Role, Writer};
+use crate::auth::{CredentialCache, Role, Writer};
 use crate::db::DbPool;
 use crate::domain::Username;
 use crate::error::{Error, ErrorBody, Result};
@@ -211,6 +211,7 @@ fn username(text: String) -> Result<Username> {
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_role(
     pool: web::Data<DbPool>,
+    cache: web::Data<CredentialCache>,
     Writer(caller): Writer,
     path: web::Path<(String, String)>,
     ApiJson(body): ApiJson<SetRoleRequest>,
@@ -219,6 +220,7 @@ pub async fn set_role(
     let name = username(name)?;
     let mut conn = pool.get().await?;
     service::set_role(&mut conn, &caller, &slug, &name, body.role).await?;
+    cache.invalidate_all();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -232,6 +234,7 @@ pub async fn set_role(
         (status = 404, body = ErrorBody)))]
 pub async fn remove_member(
     pool: web::Data<DbPool>,
+    cache: web::Data<CredentialCache>,
     Writer(caller): Writer,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse> {
@@ -239,5 +242,6 @@ pub async fn remove_member(
     let name = username(name)?;
     let mut conn = pool.get().await?;
     service::remove(&mut conn, &caller, &slug, &name).await?;
+    cache.invalidate_all();
     Ok(HttpResponse::NoContent().finish())
 }

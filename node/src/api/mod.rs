@@ -185,6 +185,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
             .service(resource("/graph/path", "GET").get(graph::shortest_path))
             .service(resource("/graph/centrality", "GET").get(graph::centrality))
             .service(resource("/graph/components", "GET").get(graph::components))
+            .service(resource("/graph/subgraph", "GET").get(graph::subgraph))
             .service(resource("/graph/export", "GET").get(graph::export))
             .service(resource("/relationships", "POST").post(relationships::create_relationship))
             .service(

@@ -65,6 +65,7 @@ use super::{
         graph::shortest_path,
         graph::centrality,
         graph::components,
+        graph::subgraph,
         graph::export,
         admin::overview,
         admin::projections,

@@ -12,6 +12,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tracing_actix_web::RequestId;
@@ -21,6 +22,7 @@ use crate::db::schema::{api_tokens, memberships, participants, sessions};
 use crate::db::{DbPool, now};
 use crate::error::Error;
 
+use super::cache::CredentialCache;
 use super::caller::Caller;
 use super::role::{Role, TokenRole};
 use super::secret::hash_secret;
@@ -37,9 +39,16 @@ pub fn bearer_secret(header: &str) -> Result<&str, Error> {
         .ok_or(Error::InvalidToken)
 }
 
-/// The caller holding `secret` (a session or a service token); 401 when it is unknown, revoked,
-/// ended or expired.
+/// When a verified secret stops being accepted, if it does.
+type Expiry = Option<DateTime<Utc>>;
+
+/// The caller holding `secret` (a session or a service token), straight from the database;
+/// 401 when it is unknown, revoked, ended or expired.
 pub async fn caller_from_secret(pool: &DbPool, secret: &str) -> Result<Caller, Error> {
+    Ok(verify(pool, secret).await?.0)
+}
+
+async fn verify(pool: &DbPool, secret: &str) -> Result<(Caller, Expiry), Error> {
     let mut conn = pool.get().await?;
     if secret.starts_with(SESSION_PREFIX) {
         session_caller(&mut conn, secret).await
@@ -48,8 +57,27 @@ pub async fn caller_from_secret(pool: &DbPool, secret: &str) -> Result<Caller, E
     }
 }
 
-async fn token_caller(conn: &mut AsyncPgConnection, secret: &str) -> Result<Caller, Error> {
-    let token: Option<(Uuid, Option<Uuid>, String)> = api_tokens::table
+/// The caller holding `secret`, from `cache` when it was verified recently.
+async fn cached_caller(
+    pool: &DbPool,
+    cache: &CredentialCache,
+    secret: &str,
+) -> Result<Caller, Error> {
+    let digest = hash_secret(secret);
+    if let Some(caller) = cache.get(&digest) {
+        return Ok(caller);
+    }
+    let generation = cache.generation();
+    let (caller, expires_at) = verify(pool, secret).await?;
+    cache.insert(digest, caller.clone(), expires_at, generation);
+    Ok(caller)
+}
+
+async fn token_caller(
+    conn: &mut AsyncPgConnection,
+    secret: &str,
+) -> Result<(Caller, Expiry), Error> {
+    let token: Option<(Uuid, Option<Uuid>, String, Expiry)> = api_tokens::table
         .filter(api_tokens::token_hash.eq(hash_secret(secret)))
         .filter(api_tokens::revoked_at.is_null())
         .filter(
@@ -57,17 +85,25 @@ async fn token_caller(conn: &mut AsyncPgConnection, secret: &str) -> Result<Call
                 .is_null()
                 .or(api_tokens::expires_at.gt(now())),
         )
-        .select((api_tokens::id, api_tokens::convergence_id, api_tokens::role))
+        .select((
+            api_tokens::id,
+            api_tokens::convergence_id,
+            api_tokens::role,
+            api_tokens::expires_at,
+        ))
         .first(conn)
         .await
         .optional()?;
-    let (id, scope, role) = token.ok_or(Error::InvalidToken)?;
+    let (id, scope, role, expires_at) = token.ok_or(Error::InvalidToken)?;
     let role = TokenRole::parse(&role).ok_or(Error::InvalidToken)?;
-    Ok(Caller::token(id, scope, role))
+    Ok((Caller::token(id, scope, role), expires_at))
 }
 
-async fn session_caller(conn: &mut AsyncPgConnection, secret: &str) -> Result<Caller, Error> {
-    let found: Option<(Uuid, Uuid, String, bool)> = sessions::table
+async fn session_caller(
+    conn: &mut AsyncPgConnection,
+    secret: &str,
+) -> Result<(Caller, Expiry), Error> {
+    let found: Option<(Uuid, Uuid, String, bool, DateTime<Utc>)> = sessions::table
         .inner_join(participants::table)
         .filter(sessions::token_hash.eq(hash_secret(secret)))
         .filter(sessions::ended_at.is_null())
@@ -77,11 +113,12 @@ async fn session_caller(conn: &mut AsyncPgConnection, secret: &str) -> Result<Ca
             participants::id,
             participants::username,
             participants::node_admin,
+            sessions::expires_at,
         ))
         .first(conn)
         .await
         .optional()?;
-    let (session, id, username, node_admin) = found.ok_or(Error::InvalidToken)?;
+    let (session, id, username, node_admin, expires_at) = found.ok_or(Error::InvalidToken)?;
     let roles: Vec<(Uuid, String)> = memberships::table
         .filter(memberships::participant_id.eq(id))
         .select((memberships::convergence_id, memberships::role))
@@ -91,20 +128,41 @@ async fn session_caller(conn: &mut AsyncPgConnection, secret: &str) -> Result<Ca
         .into_iter()
         .filter_map(|(convergence, role)| Some((convergence, Role::parse(&role)?)))
         .collect();
-    Ok(Caller::participant(
-        id, username, session, node_admin, roles,
-    ))
+    let caller = Caller::participant(id, username, session, node_admin, roles);
+    Ok((caller, Some(expires_at)))
+}
+
+/// What authenticating a request needs: the pool, and the process's credential cache.
+#[derive(Clone)]
+struct Verifier {
+    pool: web::Data<DbPool>,
+    cache: Option<web::Data<CredentialCache>>,
+}
+
+impl Verifier {
+    fn of(req: &HttpRequest) -> Option<Self> {
+        Some(Self {
+            pool: req.app_data::<web::Data<DbPool>>()?.clone(),
+            cache: req.app_data::<web::Data<CredentialCache>>().cloned(),
+        })
+    }
 }
 
 /// The caller of `req` from its `Authorization` header (anonymous without one).
 async fn resolve(
-    pool: Option<web::Data<DbPool>>,
+    verifier: Option<Verifier>,
     header: Option<Result<String, ()>>,
 ) -> Result<Caller, Error> {
-    match (header, pool) {
+    match (header, verifier) {
         (None, _) => Ok(Caller::anonymous()),
         (Some(Err(())), _) | (Some(Ok(_)), None) => Err(Error::InvalidToken),
-        (Some(Ok(header)), Some(pool)) => caller_from_secret(&pool, bearer_secret(&header)?).await,
+        (Some(Ok(header)), Some(verifier)) => {
+            let secret = bearer_secret(&header)?;
+            match &verifier.cache {
+                Some(cache) => cached_caller(&verifier.pool, cache, secret).await,
+                None => caller_from_secret(&verifier.pool, secret).await,
+            }
+        }
     }
 }
 
@@ -120,8 +178,8 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let pool = req.app_data::<web::Data<DbPool>>().cloned();
-    match resolve(pool, authorization(req.request())).await {
+    let verifier = Verifier::of(req.request());
+    match resolve(verifier, authorization(req.request())).await {
         Ok(caller) => {
             let request = req.extensions().get::<RequestId>().map(ToString::to_string);
             let caller = match request {
@@ -141,12 +199,12 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let known = req.extensions().get::<Caller>().cloned();
-        let pool = req.app_data::<web::Data<DbPool>>().cloned();
+        let verifier = Verifier::of(req);
         let header = authorization(req);
         Box::pin(async move {
             match known {
                 Some(caller) => Ok(caller),
-                None => resolve(pool, header).await,
+                None => resolve(verifier, header).await,
             }
         })
     }

@@ -7,6 +7,7 @@
 //! not read them. [`Caller`] holds every rule.
 
 mod authenticate;
+mod cache;
 mod caller;
 mod password;
 mod role;
@@ -15,6 +16,7 @@ mod session;
 mod token;
 
 pub use authenticate::{Writer, authenticate, bearer_secret, caller_from_secret};
+pub use cache::{CredentialCache, credentials_changed};
 pub use caller::{Caller, Principal, Readable};
 pub use password::{PasswordError, PasswordHashing};
 pub use role::{Role, TokenRole};

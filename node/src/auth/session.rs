@@ -67,5 +67,5 @@ pub async fn end_session(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
         .set(sessions::ended_at.eq(now()))
         .execute(conn)
         .await?;
-    Ok(())
+    super::cache::credentials_changed(conn).await
 }

@@ -148,5 +148,6 @@ pub async fn revoke_token(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), 
     if revoked == 0 {
         return Err(TokenError::UnknownToken(id));
     }
+    super::cache::credentials_changed(conn).await?;
     Ok(())
 }

@@ -86,10 +86,31 @@ async fn explain_connection_error(
     ))
 }
 
-/// Builds the pool. Connections are opened lazily, on first use, by [`establish`].
+/// Builds the pool. Connections are opened lazily, on first use, by [`establish`], on the
+/// runtime that builds the pool.
+///
+/// Each connection is driven by a task on the runtime it was opened on, and it closes when
+/// that runtime ends. The HTTP server's pool is shared by its workers, each a runtime of its
+/// own that ends once *its* requests are done during a graceful stop: a connection opened on
+/// one worker and checked out by another would close under that other worker's request in
+/// flight (`connection closed`, answered 500). So connections are opened on the runtime that
+/// built the pool, which outlives the server (the process's main runtime, or a background
+/// worker's own); a pool built outside any runtime opens them where they are first needed.
 pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, ConnectError> {
     let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| Box::pin(establish(url)));
+    let driver = tokio::runtime::Handle::try_current().ok();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        match driver.clone() {
+            Some(runtime) => Box::pin(async move {
+                runtime
+                    .spawn(async move { establish(&url).await })
+                    .await
+                    .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?
+            }),
+            None => Box::pin(async move { establish(&url).await }),
+        }
+    });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         settings.url.expose_secret(),
         config,

@@ -37,6 +37,7 @@ const FILES: &[(&str, &[u8])] = embed![
     "js/views/convergence.js",
     "js/views/convergences.js",
     "js/views/graph.js",
+    "js/views/overview.js",
     "js/views/search.js",
     "js/views/settings.js",
     "vendor/README.md",

@@ -270,6 +270,27 @@ pub async fn fail(
     }))
 }
 
+/// Hands a running job back to the queue, due at once, because its worker is stopping (a
+/// graceful stop, not a failure: the interrupted attempt is not counted). Another process, or
+/// this one after its restart, claims it without waiting for the lease to run out. False when
+/// `owner` no longer holds the lease (the job finished or was taken over meanwhile).
+pub async fn release(conn: &mut AsyncPgConnection, id: Uuid, owner: &str) -> QueryResult<bool> {
+    let released = diesel::update(jobs::table.find(id))
+        .filter(jobs::lease_owner.eq(owner))
+        .filter(jobs::state.eq(JobState::Running.as_str()))
+        .set((
+            jobs::state.eq(JobState::Queued.as_str()),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::run_at.eq(diesel::dsl::now),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+            jobs::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(released == 1)
+}
+
 /// Queues a failed job again with fresh attempts; false when it is not failed.
 pub async fn retry(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
     let updated = diesel::update(jobs::table.find(id))

@@ -1,6 +1,8 @@
 //! The workers that run jobs of one kind: `jobs.workers` loops on the worker runner's thread,
 //! woken by `NOTIFY jobs` (with a poll as fallback), each holding one job at a time under a
-//! lease it renews while the job runs.
+//! lease it renews while the job runs. Told to stop, a worker claims nothing more and lets its
+//! job finish for up to `http.shutdown_grace_secs`; a job still running then is abandoned and
+//! handed back to the queue.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -115,22 +117,26 @@ impl<H: JobHandler> WorkerJob for JobRunner<H> {
         let url = self.settings.database.url.expose_secret().to_owned();
         let wake = Arc::new(Notify::new());
         let listener = tokio::spawn(listen(url, wake.clone()));
+        let grace = Duration::from_secs(self.settings.http.shutdown_grace_secs);
         let workers: Vec<_> = (0..jobs.workers.max(1))
             .map(|n| {
                 let worker = JobWorker {
                     pool: pool.clone(),
                     handler: self.handler.clone(),
                     settings: jobs.clone(),
+                    grace,
                     owner: format!("{}/{}/{n}", std::process::id(), uuid::Uuid::now_v7()),
                     wake: wake.clone(),
                 };
                 tokio::spawn(worker.work(stopped.clone()))
             })
             .collect();
+        let mut released = 0;
         for worker in workers {
-            let _ = worker.await;
+            released += worker.await.unwrap_or(0);
         }
         listener.abort();
+        tracing::info!(kind = H::KIND.as_str(), released, "stopped job workers");
         Ok(())
     }
 
@@ -163,18 +169,26 @@ struct JobWorker<H> {
     pool: DbPool,
     handler: Arc<H>,
     settings: JobSettings,
+    /// How long a running job may go on once the worker is told to stop.
+    grace: Duration,
     owner: String,
     wake: Arc<Notify>,
 }
 
 impl<H: JobHandler> JobWorker<H> {
-    async fn work(self, mut stopped: Stopped) {
+    /// Runs jobs until told to stop; returns how many it handed back to the queue (0 or 1).
+    async fn work(self, mut stopped: Stopped) -> usize {
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
+        let mut released = 0;
         while !stopped.is_set() {
             // Registered before the claim, so that a job queued meanwhile wakes this worker.
             let woken = self.wake.notified();
             match self.claim().await {
-                Ok(Some(job)) => self.run(job).await,
+                Ok(Some(job)) => {
+                    if let Some(job) = self.run(job, &mut stopped).await {
+                        released += usize::from(self.release(job).await);
+                    }
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = woken => {}
@@ -187,6 +201,7 @@ impl<H: JobHandler> JobWorker<H> {
                 }
             }
         }
+        released
     }
 
     /// Claims a job without waiting for its commit to reach the disk: a claim lost in a crash
@@ -209,7 +224,9 @@ impl<H: JobHandler> JobWorker<H> {
         Duration::from_secs(self.settings.lease_secs.max(1))
     }
 
-    async fn run(&self, job: DbJob) {
+    /// Runs one attempt; returns the job when the grace time after a stop ran out first (the
+    /// attempt is abandoned: its effects, uncommitted, roll back).
+    async fn run(&self, job: DbJob, stopped: &mut Stopped) -> Option<DbJob> {
         let attempt = Attempt {
             job,
             owner: self.owner.clone(),
@@ -224,6 +241,7 @@ impl<H: JobHandler> JobWorker<H> {
             tokio::select! {
                 outcome = self.handler.run(&self.pool, &attempt) => outcome,
                 lost = self.keep_lease(&attempt) => Err(lost),
+                () = stopped.grace_over(self.grace) => return Some(attempt.job),
             }
         };
         if let Err(error) = outcome {
@@ -232,6 +250,29 @@ impl<H: JobHandler> JobWorker<H> {
             if let Err(failure) = self.record_failure(&attempt.job, &error).await {
                 tracing::error!(job = %attempt.job.id, error = %failure,
                     "cannot record a failed job attempt; its lease will expire and it runs again");
+            }
+        }
+        None
+    }
+
+    /// Hands an abandoned job back to the queue; true when it was still this worker's. If that
+    /// fails, its lease runs out and it runs again all the same, only later.
+    async fn release(&self, job: DbJob) -> bool {
+        let released = async {
+            let mut conn = self.pool.get().await?;
+            Ok::<_, crate::error::Error>(queue::release(&mut conn, job.id, &self.owner).await?)
+        };
+        match released.await {
+            Ok(released) => {
+                if released {
+                    tracing::info!(job = %job.id, "released job lease: the job was still running");
+                }
+                released
+            }
+            Err(error) => {
+                tracing::warn!(job = %job.id, %error,
+                    "cannot release a job's lease; it runs again once the lease expires");
+                false
             }
         }
     }

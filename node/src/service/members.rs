@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{Caller, Role, generate_secret, hash_secret};
+use crate::auth::{Caller, Role, credentials_changed, generate_secret, hash_secret};
 use crate::db::schema::{invites, memberships, participants};
 use crate::db::{DbConvergence, now};
 use crate::domain::Username;
@@ -210,6 +210,7 @@ pub async fn set_role(
     conn.transaction(async |conn| {
         let participant = participant_id(conn, username).await?;
         set_membership(conn, convergence.id, participant, role).await?;
+        credentials_changed(conn).await?;
         let event = AuditEvent::new(AuditAction::MemberRoleSet, username)
             .in_convergence(convergence.id)
             .with_detail(json!({ "role": role }));
@@ -235,6 +236,7 @@ pub async fn remove(
         if removed == 0 {
             return Err(Error::not_found("member", username));
         }
+        credentials_changed(conn).await?;
         let event =
             AuditEvent::new(AuditAction::MemberRemoved, username).in_convergence(convergence.id);
         audit::record(conn, caller, event).await?;

@@ -6,7 +6,8 @@
 //   #/search?q=&convergence=&kind=&dimension=&offset=
 //   #/a/{id}                 an artifact
 //   #/graph/{id}?depth=&direction=&limit=
-//   #/settings               the token
+//   #/overview/{slug}?top=   a convergence's most central artifacts and the edges among them
+//   #/settings               sign in, or a service token
 
 import { token } from './api.js';
 import { replace, h, notify } from './dom.js';
@@ -15,6 +16,7 @@ import { renderConvergence } from './views/convergence.js';
 import { renderSearch } from './views/search.js';
 import { renderArtifact } from './views/artifact.js';
 import { renderGraph } from './views/graph.js';
+import { renderOverview } from './views/overview.js';
 import { renderSettings } from './views/settings.js';
 
 const ROUTES = [
@@ -23,6 +25,7 @@ const ROUTES = [
   [/^\/search$/, () => renderSearch],
   [/^\/a\/([^/]+)$/, () => renderArtifact],
   [/^\/graph\/([^/]+)$/, () => renderGraph],
+  [/^\/overview\/([^/]+)$/, () => renderOverview],
   [/^\/settings$/, () => renderSettings],
 ];
 

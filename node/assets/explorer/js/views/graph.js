@@ -17,7 +17,7 @@ const RELATIONSHIP_KINDS = ['supports', 'contradicts', 'extends', 'depends_on', 
 // Beyond this many nodes the force layout is too slow for a page: rings by depth instead.
 const FORCE_LAYOUT_MAX = 300;
 
-function label(title) {
+export function label(title) {
   return title.length > 40 ? `${title.slice(0, 39)}…` : title;
 }
 
@@ -121,7 +121,7 @@ export async function renderGraph(view, { args: [id], params }) {
   return () => cy.destroy();
 }
 
-function graphStyle() {
+export function graphStyle() {
   return [
     { selector: 'node', style: {
       'background-color': '#64748b', label: 'data(label)', 'font-size': 10, color: '#111827',
