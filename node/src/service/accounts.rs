@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::audit::{self, AuditAction, AuditEvent};
 
 /// A participant as shown to them and to administrators.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = participants, check_for_backend(diesel::pg::Pg))]
 pub struct ParticipantRow {
     /// Their id.
     pub id: Uuid,
@@ -162,27 +163,13 @@ async fn insert_participant(
         ))
         .on_conflict(participants::username)
         .do_nothing()
-        .returning(PARTICIPANT_COLUMNS)
+        .returning(ParticipantRow::as_returning())
         .get_result(conn)
         .await
         .optional()?
         .ok_or_else(|| Error::Conflict(format!("the username '{username}' is taken")))
 }
 
-/// The columns of [`ParticipantRow`].
-pub(crate) const PARTICIPANT_COLUMNS: (
-    participants::id,
-    participants::username,
-    participants::display_name,
-    participants::node_admin,
-    participants::created_at,
-) = (
-    participants::id,
-    participants::username,
-    participants::display_name,
-    participants::node_admin,
-    participants::created_at,
-);
 
 /// Uses one use of the live invite `code` (locking it against concurrent use) and returns its
 /// convergence (id, slug) and role; 422 when it is unknown, used up, revoked or expired.
@@ -247,7 +234,7 @@ pub async fn login(
 ) -> Result<(ParticipantRow, NewSession)> {
     let found: Option<(ParticipantRow, String)> = participants::table
         .filter(participants::username.eq(username))
-        .select((PARTICIPANT_COLUMNS, participants::password_hash))
+        .select((ParticipantRow::as_select(), participants::password_hash))
         .first(conn)
         .await
         .optional()?;
@@ -277,7 +264,7 @@ pub async fn profile(
 ) -> Result<(ParticipantRow, Vec<(String, String)>)> {
     let row = participants::table
         .find(id)
-        .select(PARTICIPANT_COLUMNS)
+        .select(ParticipantRow::as_select())
         .first(conn)
         .await?;
     let roles = memberships::table

@@ -35,7 +35,8 @@ pub struct NewInvite {
 }
 
 /// A stored invite (its code is shown once, when made).
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invites, check_for_backend(diesel::pg::Pg))]
 pub struct InviteRow {
     /// Its id.
     pub id: Uuid,
@@ -53,23 +54,6 @@ pub struct InviteRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-const INVITE_COLUMNS: (
-    invites::id,
-    invites::role,
-    invites::max_uses,
-    invites::uses,
-    invites::expires_at,
-    invites::created_at,
-    invites::revoked_at,
-) = (
-    invites::id,
-    invites::role,
-    invites::max_uses,
-    invites::uses,
-    invites::expires_at,
-    invites::created_at,
-    invites::revoked_at,
-);
 
 /// The convergence `slug`, if the caller administers it.
 async fn administered(
@@ -102,7 +86,7 @@ pub async fn create_invite(
                 invites::max_uses.eq(i32::try_from(new.max_uses).unwrap_or(i32::MAX)),
                 invites::expires_at.eq(expires_at),
             ))
-            .returning(INVITE_COLUMNS)
+            .returning(InviteRow::as_returning())
             .get_result(conn)
             .await?;
         let event = AuditEvent::new(AuditAction::InviteCreated, row.id)
@@ -123,7 +107,7 @@ pub async fn list_invites(
     let convergence = administered(conn, caller, slug).await?;
     Ok(invites::table
         .filter(invites::convergence_id.eq(convergence.id))
-        .select(INVITE_COLUMNS)
+        .select(InviteRow::as_select())
         .order(invites::created_at.desc())
         .load(conn)
         .await?)

@@ -50,7 +50,8 @@ function parseHash() {
 }
 
 function showWho() {
-  document.getElementById('who').textContent = token() ? 'token set' : 'anonymous';
+  const secret = token();
+  document.getElementById('who').textContent = !secret ? 'anonymous' : (secret.startsWith('kgs_') ? 'signed in' : 'token set');
 }
 
 async function route() {
