@@ -83,6 +83,7 @@
 
 mod common;
 mod copy;
+mod explorer;
 mod extraction;
 mod federation;
 mod graph;
@@ -97,6 +98,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use explorer::{ExplorerArgs, explorer_command};
 use extraction::{ExtractionArgs, extraction_command};
 use federation::{FederationArgs, federation_command};
 use graph::{GraphArgs, graph_command};
@@ -134,6 +136,8 @@ enum Command {
     Portability(PortabilityArgs),
     /// The cost of authentication, rate limiting and metrics on reads; login time.
     RequestPath(RequestPathArgs),
+    /// The web explorer in headless Chromium: first paint, search, a large graph drawn.
+    Explorer(ExplorerArgs),
 }
 
 #[tokio::main]
@@ -148,6 +152,7 @@ async fn main() -> ExitCode {
         Command::Extraction(args) => extraction_command(args).await,
         Command::Portability(args) => portability_command(args).await,
         Command::RequestPath(args) => request_path_command(args).await,
+        Command::Explorer(args) => explorer_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -170,7 +170,6 @@ async fn insert_participant(
         .ok_or_else(|| Error::Conflict(format!("the username '{username}' is taken")))
 }
 
-
 /// Uses one use of the live invite `code` (locking it against concurrent use) and returns its
 /// convergence (id, slug) and role; 422 when it is unknown, used up, revoked or expired.
 async fn redeem(conn: &mut AsyncPgConnection, code: &str) -> Result<(Uuid, String, Role)> {

@@ -54,7 +54,6 @@ pub struct InviteRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-
 /// The convergence `slug`, if the caller administers it.
 async fn administered(
     conn: &mut AsyncPgConnection,

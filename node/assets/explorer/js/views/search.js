@@ -7,7 +7,7 @@ import { h, replace, field, artifactRoute, convergenceRoute, kindBadge } from '.
 import { snippetNodes } from '../snippet.js';
 
 const LIMIT = 20;
-const TYPING_MS = 200;
+const TYPING_MS = 100;
 
 function list(value) {
   return value ? value.split(',').filter(Boolean) : [];
