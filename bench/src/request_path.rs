@@ -184,6 +184,7 @@ async fn bench(
 
 fn tune(settings: &mut kgnode::config::Settings, layers_on: bool) {
     settings.federation.enabled = false;
+    settings.metrics.bind = layers_on.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let per_minute = if layers_on { UNREACHED_PER_MINUTE } else { 0 };
     let limits = &mut settings.limits;
     limits.anonymous_reads_per_minute = per_minute;
@@ -191,6 +192,8 @@ fn tune(settings: &mut kgnode::config::Settings, layers_on: bool) {
     limits.reads_per_minute = per_minute;
     limits.searches_per_minute = per_minute;
     limits.writes_per_minute = per_minute;
+    limits.logins_per_minute_per_username = per_minute;
+    limits.logins_per_minute_per_ip = per_minute;
 }
 
 async fn wait_until_ready(node: &RunningNode, http: &reqwest::Client) -> Result<(), BenchError> {

@@ -213,7 +213,7 @@ impl Application {
         } else {
             None
         };
-        let http_metrics = HttpMetrics::start();
+        let http_metrics = HttpMetrics::start(settings.metrics.bind.is_some());
         let metrics = match settings.metrics.bind {
             Some(metrics_address) => {
                 let listener = bind("metrics.bind", metrics_address)?;

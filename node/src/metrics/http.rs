@@ -31,12 +31,15 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 pub struct HttpMetrics {
     set: Arc<MetricSet>,
     in_flight: InFlight,
+    /// Whether anything scrapes them (`metrics.bind`); requests in flight are counted anyway,
+    /// for the graceful stop.
+    recording: bool,
 }
 
 impl HttpMetrics {
     /// Empty metrics, whose latencies are folded into histograms by a task it spawns on the
-    /// current Tokio runtime.
-    pub fn start() -> Self {
+    /// current Tokio runtime; without `recording` only requests in flight are counted.
+    pub fn start(recording: bool) -> Self {
         let set = Arc::new(MetricSet::new());
         set.describe(
             REQUESTS,
@@ -50,6 +53,7 @@ impl HttpMetrics {
         Self {
             set,
             in_flight: InFlight::default(),
+            recording,
         }
     }
 
@@ -152,6 +156,9 @@ where
         Box::pin(async move {
             let outcome = response.await;
             drop(guard);
+            if !metrics.recording {
+                return outcome;
+            }
             let status = match &outcome {
                 Ok(response) => response.status(),
                 Err(error) => error.as_response_error().status_code(),
