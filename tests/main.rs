@@ -28,6 +28,8 @@ mod openai_extraction;
 mod portability;
 mod realtime;
 mod relationships;
+mod replica_server;
+mod replicas;
 mod roles;
 mod search;
 mod transport;

@@ -232,6 +232,11 @@ pub struct DatabaseSettings {
     pub create_if_missing: bool,
     /// Apply pending migrations on `serve`.
     pub migrate_on_start: bool,
+    /// PostgreSQL streaming replicas of `url`, for reads that tolerate a little lag; they may
+    /// hold passwords, so they never print themselves.
+    pub replica_urls: Vec<SecretString>,
+    /// A replica further behind the primary than this many seconds is skipped.
+    pub replica_max_lag_secs: u64,
 }
 
 /// HTTP listener settings.
@@ -328,6 +333,8 @@ impl Settings {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("database.replica_urls")
                 .source(environment),
         );
         let flags = [

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use crate::api::{self, NodeInfo};
 use crate::auth::PasswordHashing;
 use crate::config::{JobSettings, Settings};
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, ReadRouter};
 use crate::extraction::ExtractionHandler;
 use crate::federating::delivery::start_delivery;
 use crate::federating::outgoing::start_outgoing;
@@ -84,6 +84,7 @@ pub struct Application {
     extraction: Worker,
     hub: EventHub,
     federation: Vec<Worker>,
+    replicas: Option<Worker>,
 }
 
 /// Stops a running node: its event streams at once (they would hold a graceful stop up until
@@ -133,6 +134,8 @@ impl Application {
             }
         }
         let pool = db::connect(&settings.database)?;
+        let router = ReadRouter::new(pool.clone(), &settings.database)?;
+        let replicas = db::start_replica_monitor(&router, &url)?;
         let address = listener.local_addr()?;
         let node = NodeInfo {
             public_url: settings.node.public_url.clone(),
@@ -162,6 +165,7 @@ impl Application {
         };
         let state = ServedState {
             pool: pool.clone(),
+            router,
             node,
             index,
             readiness,
@@ -184,6 +188,7 @@ impl Application {
             extraction,
             hub,
             federation,
+            replicas,
         })
     }
 
@@ -223,6 +228,9 @@ impl Application {
         for follower in self.federation {
             follower.stop().await;
         }
+        if let Some(monitor) = self.replicas {
+            monitor.stop().await;
+        }
         served
     }
 }
@@ -254,6 +262,7 @@ async fn wait_for_stop_signal() {
 /// What the HTTP handlers share.
 struct ServedState {
     pool: DbPool,
+    router: ReadRouter,
     node: NodeInfo,
     index: SearchIndex,
     readiness: SearchReadiness,
@@ -271,6 +280,7 @@ fn serve(
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(state.pool);
+    let router = web::Data::new(state.router);
     let index = web::Data::new(state.index);
     let readiness = web::Data::new(state.readiness);
     let store = web::Data::from(state.store);
@@ -311,6 +321,7 @@ fn serve(
             })
             .wrap(TracingLogger::<RedactingRootSpan>::new())
             .app_data(pool.clone())
+            .app_data(router.clone())
             .app_data(node.clone())
             .app_data(slugs.clone())
             .app_data(index.clone())

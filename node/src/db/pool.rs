@@ -86,20 +86,31 @@ async fn explain_connection_error(
     ))
 }
 
-/// Builds the pool. Connections are opened lazily, on first use, by [`establish`].
+/// Builds the pool of the primary. Connections are opened lazily, on first use, by
+/// [`establish`].
 pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, ConnectError> {
+    connect_to(
+        settings.url.expose_secret(),
+        settings.max_connections,
+        Duration::from_secs(settings.acquire_timeout_secs),
+    )
+}
+
+/// Builds a pool of up to `size` connections to `url`, waiting at most `timeout` for one (to be
+/// returned or opened).
+pub(crate) fn connect_to(
+    url: &str,
+    size: usize,
+    timeout: Duration,
+) -> Result<DbPool, ConnectError> {
     let mut config = ManagerConfig::default();
     config.custom_setup = Box::new(|url| Box::pin(establish(url)));
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        settings.url.expose_secret(),
-        config,
-    );
-    let timeout = Some(Duration::from_secs(settings.acquire_timeout_secs));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Ok(Pool::builder(manager)
-        .max_size(settings.max_connections)
+        .max_size(size)
         .runtime(deadpool::Runtime::Tokio1)
-        .wait_timeout(timeout)
-        .create_timeout(timeout)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
         .build()?)
 }
 
