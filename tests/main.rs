@@ -12,6 +12,7 @@ mod bad_input;
 mod batch;
 mod change_log;
 mod cli;
+mod cluster;
 mod contributions;
 mod convergences;
 mod dimensions;

@@ -39,6 +39,17 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// Request rate limits.
     pub limits: LimitSettings,
+    /// Several node processes on one database.
+    pub cluster: ClusterSettings,
+}
+
+/// Several node processes sharing one database: work that must run in one of them at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Seconds within which another process takes over the singleton work (the federation
+    /// outbox projection) after its owner dies or loses the database.
+    pub takeover_secs: u64,
 }
 
 /// Who may register, and how sessions and passwords work.

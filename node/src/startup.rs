@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
 use crate::auth::PasswordHashing;
+use crate::cluster::Singletons;
 use crate::config::{JobSettings, Settings};
 use crate::db::{self, DbPool, ReadRouter};
 use crate::extraction::ExtractionHandler;
@@ -151,14 +152,16 @@ impl Application {
             ExtractionHandler::new(&settings.extraction, index.clone(), language)?,
         )?;
         let mut projections = Projections::default();
+        let mut singletons = Singletons::default();
         projections.add("search", &search);
         projections.add("graph", &graph);
         projections.add("realtime", &realtime);
         let (federation_config, federation) = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
-            let outgoing = start_outgoing(&settings)?;
-            projections.add("federation", &outgoing);
+            let (outgoing, ownership) = start_outgoing(&settings)?;
+            projections.add_singleton("federation", &outgoing, &ownership);
+            singletons.add("federation_outbox", &ownership);
             (Some(config), vec![outgoing, start_delivery(&settings)?])
         } else {
             (None, Vec::new())
@@ -171,6 +174,7 @@ impl Application {
             readiness,
             store,
             projections,
+            singletons,
             jobs: settings.jobs.clone(),
             hub: hub.clone(),
             federation: federation_config,
@@ -268,6 +272,7 @@ struct ServedState {
     readiness: SearchReadiness,
     store: Arc<GraphStore>,
     projections: Projections,
+    singletons: Singletons,
     jobs: JobSettings,
     hub: EventHub,
     federation: Option<FederationConfig<FederationContext>>,
@@ -286,6 +291,7 @@ fn serve(
     let store = web::Data::from(state.store);
     let node = web::Data::new(state.node);
     let projections = web::Data::new(state.projections);
+    let singletons = web::Data::new(state.singletons);
     let hub = web::Data::new(state.hub);
     let jobs = web::Data::new(state.jobs);
     let federation = state.federation;
@@ -328,6 +334,7 @@ fn serve(
             .app_data(readiness.clone())
             .app_data(store.clone())
             .app_data(projections.clone())
+            .app_data(singletons.clone())
             .app_data(hub.clone())
             .app_data(jobs.clone())
             .app_data(accounts.clone())

@@ -1,5 +1,7 @@
 //! `/healthz` and `/readyz`.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
@@ -7,6 +9,7 @@ use utoipa::ToSchema;
 
 use kg_graph::GraphStore;
 
+use crate::cluster::{OwnershipState, Singletons};
 use crate::db::{DbPool, ReadRouter, ReplicaStatus, applied_versions};
 use crate::error::{Error, ErrorBody, Result};
 use crate::indexing::SearchReadiness;
@@ -22,6 +25,11 @@ pub struct HealthResponse {
     /// skipped does not make the node unready, since the primary serves its reads.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<ReplicaResponse>,
+    /// Work that one process of those sharing the database runs at a time, and whether this
+    /// one does: `owner`, `standby` (another process does), `pending` (not tried yet; not
+    /// ready).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub singletons: BTreeMap<&'static str, &'static str>,
 }
 
 /// A read replica as this process sees it.
@@ -75,6 +83,9 @@ pub struct NotReadyResponse {
     /// The read replicas, as in [`HealthResponse`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replicas: Vec<ReplicaResponse>,
+    /// The singletons, as in [`HealthResponse`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub singletons: BTreeMap<&'static str, &'static str>,
 }
 
 /// How far the search index's build has come.
@@ -93,11 +104,13 @@ pub async fn healthz() -> web::Json<HealthResponse> {
     web::Json(HealthResponse {
         status: "ok",
         replicas: Vec::new(),
+        singletons: BTreeMap::new(),
     })
 }
 
 /// The database is reachable, its schema is current, the graph is loaded and the search index
-/// built. The detail lists the read replicas and whether each is used.
+/// built, and this process knows which singletons it runs. The detail lists the read replicas
+/// (and whether each is used) and the singletons (and whether this process runs them).
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = HealthResponse),
         (status = 503, description = "Migrations pending, graph loading or search index building", body = NotReadyResponse),
@@ -108,6 +121,7 @@ pub async fn readyz(
     graph: web::Data<GraphStore>,
     search: web::Data<SearchReadiness>,
     router: web::Data<ReadRouter>,
+    singletons: web::Data<Singletons>,
 ) -> Result<HttpResponse> {
     let mut conn = pool.get().await?;
     diesel::sql_query("SELECT 1")
@@ -126,10 +140,18 @@ pub async fn readyz(
     let graph_loaded = graph.applied_seq().is_some();
     let search_built = search.is_built();
     let replicas = router.statuses().into_iter().map(Into::into).collect();
-    if pending.is_empty() && graph_loaded && search_built {
+    let roles_known = singletons
+        .states()
+        .all(|(_, state)| state != OwnershipState::Pending);
+    let singletons = singletons
+        .states()
+        .map(|(name, state)| (name, state.as_str()))
+        .collect();
+    if pending.is_empty() && graph_loaded && search_built && roles_known {
         Ok(HttpResponse::Ok().json(HealthResponse {
             status: "ok",
             replicas,
+            singletons,
         }))
     } else {
         Ok(HttpResponse::ServiceUnavailable().json(NotReadyResponse {
@@ -142,6 +164,7 @@ pub async fn readyz(
                 SearchProgress { written, total }
             }),
             replicas,
+            singletons,
         }))
     }
 }
