@@ -32,5 +32,6 @@ mod relationships;
 mod replica_server;
 mod replicas;
 mod roles;
+mod schema_keys;
 mod search;
 mod transport;
