@@ -410,6 +410,10 @@ mod tests {
                 "KGNODE_DATABASE__MAX_CONNECTIONS".to_owned(),
                 "7".to_owned(),
             ),
+            (
+                "KGNODE_DATABASE__REPLICA_URLS".to_owned(),
+                "postgres://r1/kg,postgres://r2/kg".to_owned(),
+            ),
         ]);
         let flags = Overrides {
             bind: Some("127.0.0.1:9100".to_owned()),
@@ -430,6 +434,17 @@ mod tests {
             "postgres://flag@db/kg"
         );
         assert_eq!(settings.http.max_body_bytes, 1_048_576, "default kept");
+        let replicas: Vec<&str> = settings
+            .database
+            .replica_urls
+            .iter()
+            .map(ExposeSecret::expose_secret)
+            .collect();
+        assert_eq!(
+            replicas,
+            ["postgres://r1/kg", "postgres://r2/kg"],
+            "a list from the environment"
+        );
     }
 
     #[test]
