@@ -164,6 +164,11 @@ async fn one_of_three_processes_owns_the_outbox_and_another_takes_over_when_it_i
             .expect("contribute");
         assert_eq!(response.status(), 202);
     }
+    eventually("the extractions to finish", || async {
+        let runs = job_runs(&database).await;
+        (runs.done == 3).then_some(())
+    })
+    .await;
     queue_drained(&client, &processes[0], &token).await;
 
     // Killed while idle: nothing it held is half-sent. Another process owns the outbox within
@@ -201,26 +206,35 @@ async fn one_of_three_processes_owns_the_outbox_and_another_takes_over_when_it_i
         received.len(),
         "an activity was delivered twice"
     );
-    #[derive(diesel::QueryableByName)]
-    struct Runs {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        jobs: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        once: i64,
-    }
-    let runs: Runs = diesel::sql_query(
-        "SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'succeeded' AND attempts = 1) AS once \
-         FROM jobs",
-    )
-    .get_result(&mut conn)
-    .await
-    .expect("jobs");
+    let runs = job_runs(&database).await;
     assert_eq!((runs.jobs, runs.once), (3, 3), "each extraction ran once");
     drop(conn);
     drop(processes);
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct JobRuns {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    jobs: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    done: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    once: i64,
+}
+
+/// The jobs, those succeeded, and those succeeded at their first attempt.
+async fn job_runs(database: &TestDatabase) -> JobRuns {
+    let mut conn = database.connect().await;
+    diesel::sql_query(
+        "SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'succeeded') AS done, \
+                count(*) FILTER (WHERE state = 'succeeded' AND attempts = 1) AS once FROM jobs",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("jobs")
 }
 
 /// How many `Announce`s of a `Create` the peer received per object id (artifacts by their
