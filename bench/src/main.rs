@@ -74,9 +74,10 @@
 //! kgnode-bench portability -n 100000 [--json]
 //! ```
 //!
-//! `kgnode-bench scale` runs 1, 2 and 3 `kgnode serve` processes (build them first) on one
-//! primary and a streaming replica of it, and measures read throughput at 32 clients, CPU time
-//! per request, and one process pinned to core 0 (see the `scale` module):
+//! `kgnode-bench scale` runs 1, 2 and 3 `kgnode serve` processes (build the node first:
+//! `cargo build --release -p kgnode`) on one primary and a streaming replica of it, and
+//! measures read throughput at 32 clients, CPU time per request, and one process pinned to core
+//! 0 (see the `scale` module):
 //!
 //! ```text
 //! kgnode-bench scale -n 100000 --replica-url postgres://postgres@127.0.0.1:5433/postgres

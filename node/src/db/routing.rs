@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use deadpool::managed::TimeoutType;
 use diesel_async::pooled_connection::deadpool::PoolError;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -23,7 +24,8 @@ use crate::config::DatabaseSettings;
 
 /// How long a read waits for a replica's connection (to be returned, or opened) before it goes
 /// to the primary instead: a replica that stopped answering costs a request this much at most,
-/// until its monitor marks it down.
+/// until its monitor marks it down, and a replica whose connections are all busy sends the
+/// reads it cannot take to the primary.
 const REPLICA_WAIT: Duration = Duration::from_secs(1);
 
 /// The primary's pool and the replicas, shared by the HTTP workers.
@@ -254,6 +256,8 @@ impl ReadRouter {
                     replica.reads.fetch_add(1, Ordering::Relaxed);
                     return Ok(conn);
                 }
+                // Every connection busy: this read spills over; the replica is fine.
+                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
                 Err(error) => {
                     replica.record(Health::Unreachable(error.to_string()), self.0.max_lag)
                 }
