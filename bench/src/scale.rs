@@ -336,7 +336,8 @@ async fn replica_reads(
 type Request = Arc<dyn Fn(usize) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Sends requests `0..total` from `clients` concurrent clients, each taking the next number;
-/// returns each request's latency and how many were not answered with `expected`.
+/// returns each request's latency and how many were not answered with `expected` (or not at
+/// all).
 async fn drive(
     clients: usize,
     total: usize,
@@ -356,9 +357,14 @@ async fn drive(
                     return Ok::<_, BenchError>((latencies, failed));
                 }
                 let started = Instant::now();
-                let response = request(n).send().await?;
-                failed += usize::from(response.status().as_u16() != expected);
-                response.bytes().await?;
+                // A request the transport lost counts as failed, as a wrong status does.
+                let answered = match request(n).send().await {
+                    Ok(response) if response.status().as_u16() == expected => {
+                        response.bytes().await.is_ok()
+                    }
+                    Ok(_) | Err(_) => false,
+                };
+                failed += usize::from(!answered);
                 latencies.push(started.elapsed());
             }
         }));
