@@ -248,6 +248,27 @@ impl FakeMastodon {
             .collect()
     }
 
+    /// The ids of the objects whose `Create` was announced to the inboxes, once per arrival.
+    pub fn announced_creates(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|activity| {
+                activity["type"] == "Announce" && activity["object"]["type"] == "Create"
+            })
+            .filter_map(|activity| activity["object"]["object"]["id"].as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The ids of every activity the inboxes received, once per arrival.
+    pub fn received_ids(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter_map(|activity| activity["id"].as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The activity of type `kind` about the activity `object` (its `object`, embedded or by
     /// id, has that id), once the inboxes received one.
     pub async fn received_about(&self, kind: &str, object: &str) -> Value {

@@ -51,7 +51,11 @@ pub(crate) fn http_client(encoding: Encoding) -> Result<reqwest::Client, BenchEr
         reqwest::header::ACCEPT_ENCODING,
         reqwest::header::HeaderValue::from_static(encoding.header()),
     );
-    let builder = reqwest::Client::builder().default_headers(headers);
+    // Idle connections are let go before the node's 5 s keep-alive closes them, so that no
+    // request is sent on a connection the server is closing.
+    let builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_idle_timeout(Duration::from_secs(2));
     let builder = match encoding {
         Encoding::Browser => builder,
         Encoding::Identity => builder.no_gzip().no_brotli().no_zstd().no_deflate(),

@@ -74,10 +74,21 @@
 //! kgnode-bench portability -n 100000 [--json]
 //! ```
 //!
+//! `kgnode-bench scale` runs 1, 2 and 3 `kgnode serve` processes (build the node first:
+//! `cargo build --release -p kgnode`) on one primary and a streaming replica of it, and
+//! measures read throughput at 32 clients, CPU time per request, and one process pinned to core
+//! 0 (see the `scale` module):
+//!
+//! ```text
+//! kgnode-bench scale -n 100000 --replica-url postgres://postgres@127.0.0.1:5433/postgres
+//!                    [--processes 1,2,3] [--clients 32] [--requests 10000] [--writes 2000]
+//!                    [--no-pinned] [--json] [--keep]
+//! ```
+//!
 //! Modules: `synthetic` (the seeded data generator), `common` (options, errors, databases, the
-//! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), and one module per
-//! benchmark: `load`, `search`, `graph`, `federation`, `realtime`, `extraction`,
-//! `portability`. Every HTTP client sends the
+//! in-process node, HTTP clients, percentiles), `copy` (the COPY loader), `process` (a
+//! `kgnode serve` process), and one module per benchmark: `load`, `search`, `graph`,
+//! `federation`, `realtime`, `extraction`, `portability`, `scale`. Every HTTP client sends the
 //! `Accept-Encoding` of a browser or Python `requests`; search and graph also report
 //! `Accept-Encoding: identity` figures beside.
 
@@ -89,8 +100,10 @@ mod federation;
 mod graph;
 mod load;
 mod portability;
+mod process;
 mod realtime;
 mod request_path;
+mod scale;
 mod search;
 mod synthetic;
 
@@ -106,6 +119,7 @@ use load::{LoadArgs, load_command};
 use portability::{PortabilityArgs, portability_command};
 use realtime::{RealtimeArgs, realtime_command};
 use request_path::{RequestPathArgs, request_path_command};
+use scale::{ScaleArgs, scale_command};
 use search::{SearchArgs, search_command};
 
 /// Benchmarks of a kgnode against throwaway databases.
@@ -138,6 +152,9 @@ enum Command {
     RequestPath(RequestPathArgs),
     /// The web explorer in headless Chromium: first paint, search, a large graph drawn.
     Explorer(ExplorerArgs),
+    /// Read throughput of 1, 2 and 3 `kgnode serve` processes on a primary and a replica, CPU
+    /// per request, one process pinned to a core; write throughput beside.
+    Scale(ScaleArgs),
 }
 
 #[tokio::main]
@@ -153,6 +170,7 @@ async fn main() -> ExitCode {
         Command::Portability(args) => portability_command(args).await,
         Command::RequestPath(args) => request_path_command(args).await,
         Command::Explorer(args) => explorer_command(args).await,
+        Command::Scale(args) => scale_command(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

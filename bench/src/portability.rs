@@ -195,8 +195,9 @@ async fn bench(
     let sampler = RssSampler::start();
     let started = Instant::now();
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    let conn = pool.get().await.map_err(kgnode::error::Error::from)?;
     let mut chunks =
-        std::pin::pin!(export(&pool, caller.clone(), SLUG, ExportFormat::Jsonld, &base).await?);
+        std::pin::pin!(export(conn, caller.clone(), SLUG, ExportFormat::Jsonld, &base).await?);
     let mut export_bytes = 0;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk?;

@@ -171,9 +171,8 @@ async fn bench(
             .collect();
         quotient(rates.iter().sum(), rates.len() as f64)
     };
-    let ratio = |pick: fn(&Run) -> Throughput| {
-        quotient(mean(FULL.name, pick), mean(BARE.name, pick))
-    };
+    let ratio =
+        |pick: fn(&Run) -> Throughput| quotient(mean(FULL.name, pick), mean(BARE.name, pick));
     Ok(RequestPathReport {
         artifacts: config.artifacts,
         clients: args.clients,

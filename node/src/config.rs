@@ -41,6 +41,17 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The Prometheus metrics listener.
     pub metrics: MetricsSettings,
+    /// Several node processes on one database.
+    pub cluster: ClusterSettings,
+}
+
+/// Several node processes sharing one database: work that must run in one of them at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Seconds within which another process takes over the singleton work (the federation
+    /// outbox projection) after its owner dies or loses the database.
+    pub takeover_secs: u64,
 }
 
 /// Who may register, and how sessions and passwords work.
@@ -259,6 +270,11 @@ pub struct DatabaseSettings {
     pub create_if_missing: bool,
     /// Apply pending migrations on `serve`.
     pub migrate_on_start: bool,
+    /// PostgreSQL streaming replicas of `url`, for reads that tolerate a little lag; they may
+    /// hold passwords, so they never print themselves.
+    pub replica_urls: Vec<SecretString>,
+    /// A replica further behind the primary than this many seconds is skipped.
+    pub replica_max_lag_secs: u64,
 }
 
 /// HTTP listener settings.
@@ -358,6 +374,8 @@ impl Settings {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("database.replica_urls")
                 .source(environment),
         );
         let flags = [
@@ -422,6 +440,10 @@ mod tests {
                 "KGNODE_DATABASE__MAX_CONNECTIONS".to_owned(),
                 "7".to_owned(),
             ),
+            (
+                "KGNODE_DATABASE__REPLICA_URLS".to_owned(),
+                "postgres://r1/kg,postgres://r2/kg".to_owned(),
+            ),
         ]);
         let flags = Overrides {
             bind: Some("127.0.0.1:9100".to_owned()),
@@ -442,6 +464,17 @@ mod tests {
             "postgres://flag@db/kg"
         );
         assert_eq!(settings.http.max_body_bytes, 1_048_576, "default kept");
+        let replicas: Vec<&str> = settings
+            .database
+            .replica_urls
+            .iter()
+            .map(ExposeSecret::expose_secret)
+            .collect();
+        assert_eq!(
+            replicas,
+            ["postgres://r1/kg", "postgres://r2/kg"],
+            "a list from the environment"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! graph, federation) tail.
 //!
 //! Data flows one way: HTTP ([`api`]) → use cases ([`service`]) → one PostgreSQL transaction
-//! that writes rows and the change log ([`db`]) → followers.
+//! that writes rows and the change log ([`db`]) → followers. Several processes may serve one
+//! database, reading from its streaming replicas ([`db::ReadRouter`]), with one owner per
+//! singleton ([`cluster`]).
 //!
 //! ```no_run
 //! use kgnode::config::{Overrides, Settings};
@@ -26,6 +28,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -17,8 +17,9 @@ use utoipa::OpenApi;
 
 use crate::api::{self, NodeInfo};
 use crate::auth::{CredentialCache, PasswordHashing};
+use crate::cluster::Singletons;
 use crate::config::{JobSettings, Settings};
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, ReadRouter};
 use crate::extraction::ExtractionHandler;
 use crate::federating::delivery::start_delivery;
 use crate::federating::outgoing::start_outgoing;
@@ -91,6 +92,8 @@ pub struct Application {
     grace: Duration,
     /// Listens for credential changes; ends with the node.
     credentials: AbortOnDrop,
+    /// Watches the read replicas, when there are any.
+    replicas: Option<Worker>,
 }
 
 /// A task aborted when its handle is dropped, so that a node dropped without
@@ -179,6 +182,8 @@ impl Application {
             }
         }
         let pool = db::connect(&settings.database)?;
+        let router = ReadRouter::new(pool.clone(), &settings.database)?;
+        let replicas = db::start_replica_monitor(&router, &url)?;
         let address = listener.local_addr()?;
         let node = NodeInfo {
             public_url: settings.node.public_url.clone(),
@@ -194,6 +199,7 @@ impl Application {
             ExtractionHandler::new(&settings.extraction, index.clone(), language)?,
         )?;
         let mut projections = Projections::default();
+        let mut singletons = Singletons::default();
         projections.add("search", &search);
         projections.add("graph", &graph);
         projections.add("realtime", &realtime);
@@ -205,8 +211,9 @@ impl Application {
         let federation_config = if settings.federation.enabled {
             let context = FederationContext::new(pool.clone(), &settings);
             let config = federation_config(context).await?;
-            let outgoing = start_outgoing(&settings)?;
-            projections.add("federation", &outgoing);
+            let (outgoing, ownership) = start_outgoing(&settings)?;
+            projections.add_singleton("federation", &outgoing, &ownership);
+            singletons.add("federation_outbox", &ownership);
             background.push(("federation projection", outgoing));
             background.push(("federation delivery", start_delivery(&settings)?));
             Some(config)
@@ -237,6 +244,8 @@ impl Application {
         let listener_task = AbortOnDrop(tokio::spawn(credentials.clone().listen(url.clone())));
         let state = ServedState {
             pool: pool.clone(),
+            router,
+            singletons,
             node,
             index,
             readiness,
@@ -262,6 +271,7 @@ impl Application {
             in_flight,
             grace: Duration::from_secs(settings.http.shutdown_grace_secs),
             credentials: listener_task,
+            replicas,
         })
     }
 
@@ -325,6 +335,9 @@ impl Application {
             tracing::info!(applied = progress.applied(), "stopped {name}");
         }
         self.jobs.stop().await;
+        if let Some(monitor) = self.replicas {
+            monitor.stop().await;
+        }
         drop(self.credentials);
         served
     }
@@ -357,6 +370,8 @@ async fn wait_for_stop_signal() {
 /// What the HTTP handlers share.
 struct ServedState {
     pool: DbPool,
+    router: ReadRouter,
+    singletons: Singletons,
     node: NodeInfo,
     index: SearchIndex,
     readiness: SearchReadiness,
@@ -376,6 +391,8 @@ fn serve(
     settings: &Settings,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(state.pool);
+    let router = web::Data::new(state.router);
+    let singletons = web::Data::new(state.singletons);
     let index = web::Data::new(state.index);
     let readiness = web::Data::new(state.readiness);
     let store = web::Data::from(state.store);
@@ -419,6 +436,8 @@ fn serve(
             .wrap(TracingLogger::<RedactingRootSpan>::new())
             .wrap(metrics.clone())
             .app_data(pool.clone())
+            .app_data(router.clone())
+            .app_data(singletons.clone())
             .app_data(node.clone())
             .app_data(slugs.clone())
             .app_data(index.clone())

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::cluster::{Ownership, OwnershipState};
 use crate::db::{ChangeFeed, ChangeRecord};
 
 /// How long a worker sleeps without a notification before it looks anyway.
@@ -44,20 +45,33 @@ impl Progress {
 }
 
 /// The projections of the change log (search, graph, federation) and their progress, by name.
+/// A singleton projection ([`crate::cluster`]) is listed only while this process runs it.
 #[derive(Debug, Clone, Default)]
-pub struct Projections(Vec<(&'static str, Progress)>);
+pub struct Projections(Vec<(&'static str, Progress, Option<Ownership>)>);
 
 impl Projections {
     /// Adds the projection `name`, maintained by `worker`.
     pub fn add(&mut self, name: &'static str, worker: &Worker) {
-        self.0.push((name, worker.progress()));
+        self.0.push((name, worker.progress(), None));
     }
 
-    /// Each projection's name and how far it has applied the log.
+    /// Adds the singleton projection `name`, maintained by `worker` while `ownership` says
+    /// this process owns it.
+    pub fn add_singleton(&mut self, name: &'static str, worker: &Worker, ownership: &Ownership) {
+        self.0
+            .push((name, worker.progress(), Some(ownership.clone())));
+    }
+
+    /// Each projection this process runs, with how far it has applied the log.
     pub fn applied(&self) -> impl Iterator<Item = (&'static str, Option<i64>)> + '_ {
         self.0
             .iter()
-            .map(|(name, progress)| (*name, progress.applied()))
+            .filter(|(_, _, ownership)| {
+                ownership
+                    .as_ref()
+                    .is_none_or(|ownership| ownership.state() == OwnershipState::Owner)
+            })
+            .map(|(name, progress, _)| (*name, progress.applied()))
     }
 }
 

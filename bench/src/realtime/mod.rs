@@ -9,7 +9,6 @@
 //! subscriber, and PostgreSQL transactions per second during the writes.
 
 mod clients;
-mod process;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -23,8 +22,8 @@ use crate::common::{
     print_report, quotient,
 };
 use crate::load::create_convergence;
+use crate::process::NodeProcess;
 use clients::{poll, subscribe, write};
-use process::NodeProcess;
 
 /// How long clients may take, after the last write, to receive it.
 const DRAIN: Duration = Duration::from_secs(60);
@@ -131,7 +130,7 @@ async fn run(
         "KGNODE_REALTIME__MAX_SUBSCRIBERS",
         (clients + 10).to_string(),
     )];
-    let node = NodeProcess::start(&url, std::env::temp_dir().join(&name), &limits).await?;
+    let node = NodeProcess::start(&url, std::env::temp_dir().join(&name), &limits, None).await?;
     let outcome = measure(args, server, &name, &node, &token, mode, clients).await;
     node.stop();
     if !args.server.keep {

@@ -3,7 +3,7 @@
 
 mod postgres;
 mod report;
-mod workload;
+pub(crate) mod workload;
 
 use std::collections::BTreeMap;
 use std::path::Path;

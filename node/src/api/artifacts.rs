@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorBody, Result};
 use crate::service::ArtifactWithDimensions;
 use crate::service::artifacts::{self as service, ArtifactFilter, ArtifactPatch, NewArtifact};
 
+use super::consistency::ReadDb;
 use super::json::ApiJson;
 use super::pagination::{Page, decode_cursor, page_limit, paginate};
 use super::state::NodeInfo;
@@ -208,7 +209,7 @@ pub async fn create_artifact(
     responses((status = 200, body = Page<ArtifactResponse>),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_artifacts(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     slug: web::Path<String>,
     query: web::Query<ListArtifactsQuery>,
@@ -220,7 +221,7 @@ pub async fn list_artifacts(
         kind: query.kind,
         dimension: query.dimension,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let rows = service::list(&mut conn, &caller, &slug, &filter, after, limit + 1).await?;
     Ok(web::Json(paginate(
         rows,
@@ -235,12 +236,8 @@ pub async fn list_artifacts(
     params(("id" = Uuid, Path, description = "Artifact id")),
     responses((status = 200, body = ArtifactResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 410, description = "Deleted", body = ErrorBody)))]
-pub async fn get_artifact(
-    pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse> {
-    let mut conn = pool.get().await?;
+pub async fn get_artifact(db: ReadDb, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse> {
+    let mut conn = db.conn().await?;
     let found = service::get(&mut conn, &caller, *id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(found.artifact.version))

@@ -14,6 +14,7 @@ use crate::domain::{Author, ContributionStatus, ContributionText};
 use crate::error::{ErrorBody, Result};
 use crate::service::contributions::{self as service, NewContribution};
 
+use super::consistency::ReadDb;
 use super::json::ApiJson;
 use super::pagination::{Page, decode_cursor, page_limit, paginate};
 use super::state::NodeInfo;
@@ -128,11 +129,11 @@ pub async fn create_contribution(
     responses((status = 200, body = ContributionResponse), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn get_contribution(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<ContributionResponse>> {
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let (record, convergence) = service::get(&mut conn, &caller, *id).await?;
     Ok(web::Json(ContributionResponse::new(
         record,
@@ -146,7 +147,7 @@ pub async fn get_contribution(
     responses((status = 200, body = Page<ContributionResponse>),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_contributions(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     slug: web::Path<String>,
     query: web::Query<ListContributionsQuery>,
@@ -154,7 +155,7 @@ pub async fn list_contributions(
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
     let before: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let (records, convergence) =
         service::list(&mut conn, &caller, &slug, query.status, before, limit + 1).await?;
     Ok(web::Json(paginate(

@@ -12,6 +12,7 @@ use crate::domain::{Description, Name, Slug, Visibility};
 use crate::error::{ErrorBody, Result};
 use crate::service::convergences::{self as service, ConvergencePatch, NewConvergence};
 
+use super::consistency::ReadDb;
 use super::json::ApiJson;
 use super::pagination::{Page, decode_cursor, page_limit, paginate};
 use super::state::NodeInfo;
@@ -127,13 +128,13 @@ pub async fn create_convergence(
     params(ListConvergencesQuery),
     responses((status = 200, body = Page<ConvergenceResponse>), (status = 400, body = ErrorBody)))]
 pub async fn list_convergences(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     query: web::Query<ListConvergencesQuery>,
 ) -> Result<web::Json<Page<ConvergenceResponse>>> {
     let limit = page_limit(query.limit)?;
     let after: Option<String> = decode_cursor(query.cursor.as_deref())?;
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let rows = service::list(&mut conn, &caller, after.as_deref(), limit + 1).await?;
     Ok(web::Json(paginate(
         rows,
@@ -148,11 +149,11 @@ pub async fn list_convergences(
     params(("slug" = String, Path, description = "Convergence slug")),
     responses((status = 200, body = ConvergenceResponse), (status = 404, body = ErrorBody)))]
 pub async fn get_convergence(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     slug: web::Path<String>,
 ) -> Result<web::Json<ConvergenceResponse>> {
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let row = service::find_readable(&mut conn, &caller, &slug).await?;
     Ok(web::Json(row.into()))
 }

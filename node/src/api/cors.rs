@@ -4,22 +4,25 @@ use actix_cors::Cors;
 use actix_web::http::header;
 use url::Url;
 
-/// Request headers a page may send: credentials, bodies, optimistic writes, stream resumption.
-const ALLOWED_HEADERS: [&str; 5] = [
+/// Request headers a page may send: credentials, bodies, optimistic writes, stream resumption,
+/// the position of its own last write.
+const ALLOWED_HEADERS: [&str; 6] = [
     "authorization",
     "content-type",
     "if-match",
     "last-event-id",
     "accept",
+    "x-kg-min-lsn",
 ];
 
 /// Response headers a page may read: where a created resource is, when to retry, which request
-/// to report.
-const EXPOSED_HEADERS: [header::HeaderName; 4] = [
+/// to report, which WAL position its next reads must see.
+const EXPOSED_HEADERS: [header::HeaderName; 5] = [
     header::LOCATION,
     header::ETAG,
     header::RETRY_AFTER,
     header::HeaderName::from_static("x-request-id"),
+    super::consistency::MIN_LSN_HEADER,
 ];
 
 /// Why an entry of `http.cors_origins` is not an origin.

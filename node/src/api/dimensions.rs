@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::db::DbPool;
 use crate::error::{ErrorBody, Result};
 use crate::service::dimensions::{self as service, DimensionCount};
 
+use super::consistency::ReadDb;
 use super::pagination::{Page, decode_cursor, page_limit, paginate};
 
 /// One dimension's usage in a convergence.
@@ -53,14 +53,14 @@ pub struct ListDimensionsQuery {
     responses((status = 200, body = Page<DimensionCountResponse>),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_dimensions(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     slug: web::Path<String>,
     query: web::Query<ListDimensionsQuery>,
 ) -> Result<web::Json<Page<DimensionCountResponse>>> {
     let limit = page_limit(query.limit)?;
     let after: Option<(i64, String)> = decode_cursor(query.cursor.as_deref())?;
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let rows = service::list(&mut conn, &caller, &slug, after, limit + 1).await?;
     Ok(web::Json(paginate(
         rows,

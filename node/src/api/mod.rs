@@ -5,6 +5,7 @@ mod admin;
 mod artifacts;
 mod audit;
 mod batch;
+mod consistency;
 mod contributions;
 mod convergences;
 mod cors;
@@ -78,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, http: &HttpSettings, extension: A
     .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi))
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(consistency::stamp_writes))
             .wrap(actix_web::middleware::from_fn(
                 query_string::require_utf8_query,
             ))

@@ -15,6 +15,7 @@ use crate::portability::read::{read_document, read_ndjson};
 use crate::service::export::{ExportFormat, export};
 use crate::service::import::{ImportOptions, ImportReport, import};
 
+use super::consistency::ReadDb;
 use super::json::{BodyLimit, BodyTimeout, read_body};
 use super::state::NodeInfo;
 
@@ -33,14 +34,14 @@ pub struct ExportQuery {
     responses((status = 200, description = "The export (application/ld+json or application/x-ndjson)"),
         (status = 404, body = ErrorBody)))]
 pub async fn export_convergence(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     node: web::Data<NodeInfo>,
     caller: Caller,
     slug: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse> {
     let format = query.format.unwrap_or(ExportFormat::Jsonld);
-    let chunks = export(&pool, caller, &slug, format, &node.public_url).await?;
+    let chunks = export(db.conn().await?, caller, &slug, format, &node.public_url).await?;
     let extension = match format {
         ExportFormat::Jsonld => "jsonld",
         ExportFormat::Ndjson => "ndjson",

@@ -13,6 +13,7 @@ use crate::domain::{Direction, EdgeWeight, RelationshipKind};
 use crate::error::{ErrorBody, Result};
 use crate::service::relationships::{self as service, NewRelationship};
 
+use super::consistency::ReadDb;
 use super::json::ApiJson;
 use super::pagination::{Page, decode_cursor, page_limit, paginate};
 use super::state::NodeInfo;
@@ -129,7 +130,7 @@ pub async fn delete_relationship(
     responses((status = 200, body = Page<RelationshipResponse>),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_artifact_relationships(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     id: web::Path<Uuid>,
     query: web::Query<ListRelationshipsQuery>,
@@ -137,7 +138,7 @@ pub async fn list_artifact_relationships(
     let limit = page_limit(query.limit)?;
     let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
     let direction = query.direction.unwrap_or(Direction::Out);
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     let rows =
         service::list_for_artifact(&mut conn, &caller, *id, direction, after, limit + 1).await?;
     Ok(web::Json(paginate(
@@ -153,11 +154,11 @@ pub async fn list_artifact_relationships(
     params(("id" = Uuid, Path, description = "Relationship id")),
     responses((status = 200, body = RelationshipResponse), (status = 404, body = ErrorBody)))]
 pub async fn get_relationship(
-    pool: web::Data<DbPool>,
+    db: ReadDb,
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<web::Json<RelationshipResponse>> {
-    let mut conn = pool.get().await?;
+    let mut conn = db.conn().await?;
     Ok(web::Json(
         service::get(&mut conn, &caller, *id).await?.into(),
     ))

@@ -44,8 +44,9 @@ pub async fn export_command(
 ) -> Result<(), CliError> {
     let pool = db::connect(&settings.database)?;
     let caller = Caller::system();
+    let conn = pool.get().await.map_err(crate::error::Error::from)?;
     let mut chunks =
-        std::pin::pin!(export(&pool, caller, slug, format, &settings.node.public_url).await?);
+        std::pin::pin!(export(conn, caller, slug, format, &settings.node.public_url).await?);
     let mut file = out_file.map(std::fs::File::create).transpose()?;
     let bar = progress("{spinner} {bytes} written ({bytes_per_sec}, {elapsed})");
     while let Some(chunk) = chunks.next().await {

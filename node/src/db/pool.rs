@@ -86,8 +86,8 @@ async fn explain_connection_error(
     ))
 }
 
-/// Builds the pool. Connections are opened lazily, on first use, by [`establish`], on the
-/// runtime that builds the pool.
+/// Builds the pool of the primary. Connections are opened lazily, on first use, by
+/// [`establish`], on the runtime that builds the pool (see [`connect_to`]).
 ///
 /// Each connection is driven by a task on the runtime it was opened on, and it closes when
 /// that runtime ends. The HTTP server's pool is shared by its workers, each a runtime of its
@@ -97,6 +97,20 @@ async fn explain_connection_error(
 /// built the pool, which outlives the server (the process's main runtime, or a background
 /// worker's own); a pool built outside any runtime opens them where they are first needed.
 pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, ConnectError> {
+    connect_to(
+        settings.url.expose_secret(),
+        settings.max_connections,
+        Duration::from_secs(settings.acquire_timeout_secs),
+    )
+}
+
+/// Builds a pool of up to `size` connections to `url`, waiting at most `timeout` for one (to be
+/// returned or opened).
+pub(crate) fn connect_to(
+    url: &str,
+    size: usize,
+    timeout: Duration,
+) -> Result<DbPool, ConnectError> {
     let mut config = ManagerConfig::default();
     let driver = tokio::runtime::Handle::try_current().ok();
     config.custom_setup = Box::new(move |url| {
@@ -111,16 +125,12 @@ pub fn connect(settings: &DatabaseSettings) -> Result<DbPool, ConnectError> {
             None => Box::pin(async move { establish(&url).await }),
         }
     });
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        settings.url.expose_secret(),
-        config,
-    );
-    let timeout = Some(Duration::from_secs(settings.acquire_timeout_secs));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Ok(Pool::builder(manager)
-        .max_size(settings.max_connections)
+        .max_size(size)
         .runtime(deadpool::Runtime::Tokio1)
-        .wait_timeout(timeout)
-        .create_timeout(timeout)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
         .build()?)
 }
 

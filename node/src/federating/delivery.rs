@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use activitypub_federation::activity_sending::SendActivityTask;
 use activitypub_federation::config::{Data, FederationConfig};
@@ -32,7 +32,7 @@ use reqwest_middleware::reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
-use crate::config::Settings;
+use crate::config::{FederationSettings, Settings};
 use crate::db::schema::federation_deliveries;
 use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
 
@@ -43,8 +43,8 @@ use super::backfill;
 use super::error::FederationError;
 use super::parked::{Failure, park};
 
-/// A claimed inbox is left alone by other workers for this long without progress (each batch
-/// renews it; a stopping node hands its leases back).
+/// A claimed inbox is left alone by other workers (of any process) for at least this long
+/// without renewal; a stopping node hands its leases back.
 const LEASE: Duration = Duration::from_secs(15);
 /// Activities read per query.
 const BATCH: i64 = 50;
@@ -205,7 +205,7 @@ impl DeliveryJob {
             .unwrap_or_default();
         let mut conn = context.pool.get().await?;
         let claimed: Vec<Claimed> = diesel::sql_query(CLAIM)
-            .bind::<Interval, _>(interval(LEASE))
+            .bind::<Interval, _>(interval(lease(&context.settings)))
             .bind::<diesel::sql_types::Array<Text>, _>(busy)
             .load(&mut conn)
             .await?;
@@ -214,6 +214,13 @@ impl DeliveryJob {
         }
         Ok(claimed)
     }
+}
+
+/// The lease of a claimed inbox: [`LEASE`], or three request timeouts when longer. The worker
+/// renews it after every answer once a third of it has passed, so answers (each at most one
+/// request timeout apart) never let it lapse while the inbox is served, however long a batch.
+fn lease(settings: &FederationSettings) -> Duration {
+    LEASE.max(Duration::from_secs(settings.request_timeout_secs).saturating_mul(3))
 }
 
 fn interval(duration: Duration) -> diesel::data_types::PgInterval {
@@ -277,7 +284,12 @@ impl InboxWorker {
                 .collect();
             let mut results = futures_util::stream::iter(sends).buffered(in_flight);
             let mut failure = None;
+            let mut renewed = Instant::now();
             while let Some((id, outcome)) = results.next().await {
+                if renewed.elapsed() >= lease(&data.settings) / 3 {
+                    self.renew().await?;
+                    renewed = Instant::now();
+                }
                 match outcome {
                     Ok(()) => mark = id,
                     Err(error) => {
@@ -317,9 +329,21 @@ impl InboxWorker {
                 federation_deliveries::refusals.eq(0),
                 federation_deliveries::last_error.eq(None::<String>),
                 federation_deliveries::last_success_at.eq(Some(Utc::now())),
-                federation_deliveries::next_attempt_at.eq(Utc::now() + LEASE),
+                federation_deliveries::next_attempt_at
+                    .eq(Utc::now() + lease(&self.config.settings)),
                 federation_deliveries::updated_at.eq(Utc::now()),
             ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Extends the lease while a batch is being sent.
+    async fn renew(&self) -> Result<(), FederationError> {
+        let until = Utc::now() + lease(&self.config.settings);
+        let mut conn = self.config.pool.get().await?;
+        diesel::update(federation_deliveries::table.find(&self.claimed.inbox))
+            .set(federation_deliveries::next_attempt_at.eq(until))
             .execute(&mut conn)
             .await?;
         Ok(())

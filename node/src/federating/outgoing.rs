@@ -18,10 +18,11 @@ use kg_federation::activities::{ContentObject, ContentType, UpdateActor, UpdateT
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use crate::cluster::{Ownership, spawn_singleton};
 use crate::config::Settings;
 use crate::db::schema::{change_log, convergences, federation_cursor, federation_followers};
 use crate::db::{ChangeEvent, ChangeFeed, ChangeRecord, DbConvergence, Snapshot};
-use crate::workers::{Stopped, Worker, WorkerJob, spawn_worker};
+use crate::workers::{Stopped, Worker, WorkerJob};
 
 use super::FederationContext;
 use super::actors::group_actor;
@@ -39,10 +40,16 @@ const BATCH: i64 = 500;
 /// (if their convergence gained followers meanwhile) what receivers already hold at that version.
 const MAX_UNSAVED_CHANGES: i64 = 10_000;
 
-/// Starts the outgoing projection's thread.
-pub fn start_outgoing(settings: &Settings) -> std::io::Result<Worker> {
-    spawn_worker(
+/// Key of the advisory lock whose holder runs this projection ([`crate::cluster`]): with one
+/// cursor over the change log, two processes following it would queue every activity twice.
+const OWNER_LOCK: i64 = 0x6b67_6e6f_6465_0002;
+
+/// Starts the outgoing projection's thread; it runs while this process owns it.
+pub fn start_outgoing(settings: &Settings) -> std::io::Result<(Worker, Ownership)> {
+    spawn_singleton(
         "kg-federation-out",
+        OWNER_LOCK,
+        settings,
         OutgoingJob {
             settings: settings.clone(),
         },
@@ -60,30 +67,48 @@ impl WorkerJob for OutgoingJob {
         let context = FederationContext::connect(&self.settings)?;
         let url = self.settings.database.url.expose_secret().to_owned();
         let mut conn = context.pool.get().await?;
-        let mut saved = start_position(&mut conn).await?;
-        let mut feed = ChangeFeed::open(&url, saved, BATCH)
-            .await
-            .map_err(|error| FederationError::Invalid(error.to_string()))?;
-        while let Some(changes) = stopped.next_changes(&mut feed).await? {
-            let Some(last) = changes.last().map(|change| change.seq) else {
-                continue;
-            };
-            let followed = followed(&mut conn, &changes).await?;
-            if !followed.is_empty() || last - saved >= MAX_UNSAVED_CHANGES {
+        'resume: loop {
+            let mut saved = start_position(&mut conn).await?;
+            let mut feed = ChangeFeed::open(&url, saved, BATCH)
+                .await
+                .map_err(|error| FederationError::Invalid(error.to_string()))?;
+            while let Some(changes) = stopped.next_changes(&mut feed).await? {
+                let Some(last) = changes.last().map(|change| change.seq) else {
+                    continue;
+                };
+                let followed = followed(&mut conn, &changes).await?;
+                if followed.is_empty() && last - saved < MAX_UNSAVED_CHANGES {
+                    continue;
+                }
                 let urls = &context.urls;
-                conn.transaction(async |conn| {
-                    queue_changes(conn, urls, &changes, &followed).await?;
-                    diesel::update(federation_cursor::table)
-                        .set(federation_cursor::last_seq.eq(last))
-                        .execute(conn)
-                        .await?;
-                    Ok::<_, FederationError>(())
-                })
-                .await?;
+                let moved = conn
+                    .transaction(async |conn| {
+                        // Another process may have owned the projection meanwhile (a handover):
+                        // what it queued is not queued again.
+                        let current: i64 = federation_cursor::table
+                            .select(federation_cursor::last_seq)
+                            .for_update()
+                            .first(conn)
+                            .await?;
+                        if current != saved {
+                            return Ok(true);
+                        }
+                        queue_changes(conn, urls, &changes, &followed).await?;
+                        diesel::update(federation_cursor::table)
+                            .set(federation_cursor::last_seq.eq(last))
+                            .execute(conn)
+                            .await?;
+                        Ok::<_, FederationError>(false)
+                    })
+                    .await?;
+                if moved {
+                    tracing::warn!("another process moved the federation cursor; resuming from it");
+                    continue 'resume;
+                }
                 saved = last;
             }
+            return Ok(());
         }
-        Ok(())
     }
 
     fn finish(self) {}

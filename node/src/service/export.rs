@@ -1,8 +1,9 @@
 //! Writing a convergence out, page by page: memory stays flat whatever its size.
 //!
 //! The export reads in one `REPEATABLE READ` transaction (one snapshot, named by the change-log
-//! position it reflects) on a connection of its own, taken out of the pool: a reader that goes
-//! away mid-export drops the connection, and PostgreSQL ends the transaction with it.
+//! position it reflects) on a connection of its own, taken out of its pool (the caller's
+//! choice: a replica's serves as well as the primary's): a reader that goes away mid-export
+//! drops the connection, and PostgreSQL ends the transaction with it.
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use super::convergences::find_readable;
 use crate::auth::Caller;
 use crate::db::schema::{artifact_dimensions, artifacts, contributions};
 use crate::db::{
-    DbArtifact, DbContribution, DbConvergence, DbPool, DbRelationship, snapshot_position,
+    DbArtifact, DbConn, DbContribution, DbConvergence, DbRelationship, snapshot_position,
 };
 use crate::error::{Error, Result};
 use crate::urls::LocalUrls;
@@ -90,15 +91,16 @@ struct Writer {
     written: u64,
 }
 
-/// The export of the convergence `slug` as `caller` may read it, as a stream of chunks.
+/// The export of the convergence `slug` as `caller` may read it, as a stream of chunks, read on
+/// `conn`.
 pub async fn export(
-    pool: &DbPool,
+    conn: DbConn,
     caller: Caller,
     slug: &str,
     format: ExportFormat,
     base: &Url,
 ) -> Result<impl Stream<Item = Result<Bytes>> + use<>> {
-    let mut conn = crate::db::DbConn::take(pool.get().await?);
+    let mut conn = DbConn::take(conn);
     diesel::sql_query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut conn)
         .await?;

@@ -1,5 +1,5 @@
-//! The node under test as a `kgnode serve` process of its own, so that its memory is measured
-//! apart from the benchmark's clients.
+//! The node under test as a `kgnode serve` process of its own, so that its memory and CPU time
+//! are measured apart from the benchmark's clients.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -7,6 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::common::BenchError;
+
+/// `sysconf(_SC_CLK_TCK)`, the unit of `/proc/{pid}/stat` CPU times: 100 on every Linux
+/// architecture the node runs on.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// How long the node may take to log its address and become ready.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -21,11 +25,13 @@ pub(crate) struct NodeProcess {
 
 impl NodeProcess {
     /// Starts the `kgnode` binary built next to this one on `database_url`, with a fresh data
-    /// directory, and waits until `/readyz` answers 200.
+    /// directory, and waits until `/readyz` answers 200. With `cpus` (a `taskset` list such as
+    /// `0`), it runs on those cores only.
     pub(crate) async fn start(
         database_url: &str,
         data_dir: PathBuf,
         env: &[(&str, String)],
+        cpus: Option<&str>,
     ) -> Result<Self, BenchError> {
         let binary = std::env::current_exe()?
             .parent()
@@ -37,7 +43,16 @@ impl NodeProcess {
                         .into(),
                 )
             })?;
-        let mut child = Command::new(binary)
+        // taskset executes the node in its own place: the child's id is the node's.
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut taskset = Command::new("taskset");
+                taskset.args(["-c", cpus]).arg(binary);
+                taskset
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&data_dir)
@@ -115,6 +130,22 @@ impl NodeProcess {
             })
             .map(|kib| kib * 1024)
             .ok_or_else(|| BenchError::NodeProcess("no VmRSS in /proc status".into()))
+    }
+
+    /// CPU time it has used so far, user and system, from `/proc/{pid}/stat`.
+    pub(crate) fn cpu_seconds(&self) -> Result<f64, BenchError> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which is in parentheses and may hold spaces): utime
+        // and stime are the 12th and 13th of them, in clock ticks.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |index: usize| {
+            fields
+                .get(index)
+                .and_then(|value| value.parse::<u64>().ok())
+                .ok_or_else(|| BenchError::NodeProcess("no CPU times in /proc stat".into()))
+        };
+        Ok((ticks(11)? + ticks(12)?) as f64 / CLOCK_TICKS_PER_SECOND)
     }
 
     /// Stops it with SIGTERM, waits for it and removes its data directory.
