@@ -176,11 +176,6 @@ impl Caller {
         own.max(self.everywhere)
     }
 
-    /// The caller's roles in single convergences (its node-wide role aside).
-    pub fn roles(&self) -> &[(Uuid, Role)] {
-        &self.roles
-    }
-
     /// Which convergences the caller may read.
     pub fn readable(&self) -> Readable {
         if self.everywhere.is_some() {

@@ -144,6 +144,14 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let guard = self.metrics.in_flight.enter();
+        if !self.metrics.recording {
+            let response = self.service.call(request);
+            return Box::pin(async move {
+                let outcome = response.await;
+                drop(guard);
+                outcome
+            });
+        }
         let route = request
             .match_pattern()
             .unwrap_or_else(|| UNMATCHED.to_owned());
@@ -156,9 +164,6 @@ where
         Box::pin(async move {
             let outcome = response.await;
             drop(guard);
-            if !metrics.recording {
-                return outcome;
-            }
             let status = match &outcome {
                 Ok(response) => response.status(),
                 Err(error) => error.as_response_error().status_code(),
